@@ -1,0 +1,48 @@
+# The two commands a newcomer runs: `make reproduce` and `make test`. Each bootstraps .venv when missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vosnb-installed
+PROFILE ?= ci
+DATASET ?= synthetic
+DATA_ROOT ?=
+DEVICE ?= auto
+ONLY ?=
+SYNTH_ROOT := data/synthetic
+
+.PHONY: install data reproduce test notebooks train bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-oracles.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements-oracles.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/vosnb data synth --out $(SYNTH_ROOT)
+
+reproduce: data
+	$(BIN)/vosnb reproduce --profile $(PROFILE) --dataset $(DATASET) --device $(DEVICE) \
+		$(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/vosnb claims
+
+# Re-execute the committed notebooks in place (ci profile) and re-sync their py:percent twins.
+notebooks: data
+	$(BIN)/vosnb reproduce --profile ci --in-place
+
+test: data
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+train: $(STAMP)
+	for c in configs/train/*.yaml; do $(BIN)/vosnb train $$c || exit 1; done
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf build $(SYNTH_ROOT)

@@ -1,0 +1,3 @@
+from vosnb.cli import main
+
+raise SystemExit(main())
