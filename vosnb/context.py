@@ -1,0 +1,124 @@
+"""The first call of every notebook: check the parameters, find (or build) the data, seed, style, and bind the
+notebook's claims ledger and figure folder.
+
+```python
+ctx = vosnb.context.setup(notebook="02_stcn_affinity_gini", profile=profile, dataset=dataset,
+                          data_root=data_root, device=device, seed=seed)
+```
+"""
+from __future__ import annotations
+
+import numbers
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+import vosnb
+import vosnb.data
+from vosnb import plotting
+from vosnb.claims import Ledger
+from vosnb.errors import DataError
+from vosnb.runtime import resolve_device, seed_everything
+
+PROFILES = ("ci", "full")
+DATASETS = ("synthetic", "davis2017")
+_NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def repo_root() -> Path:
+    """The repository root: the folder above the package when it holds pyproject.toml (editable install),
+    else the nearest of the current directory and its parents that holds one."""
+    package_parent = Path(vosnb.__file__).resolve().parent.parent
+    cwd = Path.cwd().resolve()
+    for candidate in (package_parent, cwd, *cwd.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    raise DataError(f"cannot find the vosnb repository: no pyproject.toml above {Path.cwd()} or {package_parent}; "
+                    f"run from inside the repository checkout")
+
+
+def synthetic_root(data_root: str | Path | None = None) -> Path:
+    """Where the embedded synthetic data lives: `data_root`, or <repo>/data/synthetic."""
+    return Path(data_root).expanduser().resolve() if data_root is not None else repo_root() / "data" / "synthetic"
+
+
+def ensure_synthetic(data_root: str | Path | None = None) -> Path:
+    """Build the embedded synthetic data set if missing; return its root.
+
+    The default root is kept up to date by `vosnb.data.build_synthetic` (idempotent: it leaves a complete set of
+    the default config as it is). A `data_root` that already holds a synthetic set (perhaps built with other
+    knobs by `vosnb data synth`) is used as it is.
+    """
+    root = synthetic_root(data_root)
+    if data_root is None or not (root / "synthetic.json").is_file():
+        vosnb.data.build_synthetic(root)
+    return root
+
+
+def validate(profile: str, dataset: str, data_root: str | Path | None, seed: int) -> None:
+    """Refuse parameters the notebooks do not know, naming the parameter and the accepted values."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is not a data set; use one of {', '.join(DATASETS)}")
+    if dataset == "davis2017" and data_root is None:
+        raise DataError("dataset='davis2017' needs data_root: pass data_root='/path/to/DAVIS' (the folder holding "
+                        "JPEGImages/ and Annotations/; `vosnb data download` fetches it)")
+    if dataset == "davis2017" and not Path(data_root).expanduser().is_dir():
+        raise DataError(f"data_root={str(data_root)!r} is not a folder; pass the DAVIS 2017 root "
+                        f"(`vosnb data download` fetches it)")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+
+
+@dataclass(frozen=True)
+class NotebookContext:
+    """Everything a notebook needs after `setup`: resolved parameters, the val split, its ledger and folders."""
+
+    notebook: str
+    profile: str
+    dataset: str
+    data_root: Path
+    device: torch.device
+    seed: int
+    generator: torch.Generator = field(repr=False)
+    val: vosnb.data.DavisDataset = field(repr=False)
+    ledger: Ledger = field(repr=False)
+    root: Path
+    figures_dir: Path
+    results_dir: Path
+
+    def savefig(self, fig: Figure, name: str) -> tuple[Path, Path]:
+        """`vosnb.plotting.savefig` bound to this notebook: figures/<notebook>/<name>.{png,svg}."""
+        return plotting.savefig(fig, name, self.notebook, root=self.root)
+
+
+def setup(notebook: str, profile: str = "ci", dataset: str = "synthetic", data_root: str | Path | None = None,
+          device: str = "auto", seed: int = 0) -> NotebookContext:
+    """Validate the notebook's parameters, prepare data, device, seeds and style; print one environment line."""
+    if not _NOTEBOOK_NAME.match(notebook):
+        raise ValueError(f"notebook={notebook!r} must be the notebook's file stem, e.g. '02_stcn_affinity_gini'")
+    validate(profile, dataset, data_root, seed)
+    seed = int(seed)
+    root = repo_root()
+    if dataset == "synthetic":
+        resolved_root = ensure_synthetic(data_root)
+    else:
+        resolved_root = Path(data_root).expanduser().resolve()
+    torch_device = resolve_device(device)
+    generator = seed_everything(seed)
+    plotting.use_style()
+    results_dir = root / "results"
+    ledger = Ledger(notebook, dataset=dataset, profile=profile, device=str(torch_device), seed=seed,
+                    results_dir=results_dir)
+    ctx = NotebookContext(
+        notebook=notebook, profile=profile, dataset=dataset, data_root=resolved_root, device=torch_device, seed=seed,
+        generator=generator, val=vosnb.data.DavisDataset(resolved_root, split="val"), ledger=ledger,
+        root=root, figures_dir=root / "figures" / notebook, results_dir=results_dir,
+    )
+    print(f"vosnb {vosnb.__version__} | torch {torch.__version__} | device {torch_device} | "
+          f"threads {torch.get_num_threads()} | {dataset} data at {resolved_root}")
+    return ctx
