@@ -1,0 +1,133 @@
+"""Memory readout (STCN Eq. 1–5) and the every-k / first-and-latest banks."""
+import math
+
+import pytest
+import torch
+
+from vosnb.memory import (ContributionTracker, EveryK, FirstAndLatest, MemoryBank, make_memory, readout, similarity,
+                          softmax_weights, top_k_mask)
+
+
+@pytest.fixture
+def keys():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(2, 16, 60, generator=g), torch.randn(2, 16, 24, generator=g)
+
+
+def test_l2_efficient_form_equals_negative_squared_distance_up_to_query_norm(keys):
+    mk, qk = keys
+    naive = similarity(mk, qk, "l2", naive=True)
+    fast = similarity(mk, qk, "l2")
+    q_sq = qk.pow(2).sum(1, keepdim=True) / math.sqrt(16)
+    torch.testing.assert_close(fast - q_sq, naive, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(softmax_weights(fast), softmax_weights(naive), atol=1e-6, rtol=1e-5)
+
+
+def test_dot_and_cosine_are_scaled_by_sqrt_ck(keys):
+    mk, qk = keys
+    expected = torch.einsum("bci,bcj->bij", mk, qk) / 4.0
+    torch.testing.assert_close(similarity(mk, qk, "dot"), expected)
+    cos = similarity(mk, qk, "cosine", temperature=0.5)
+    assert cos.abs().max() <= 1 / 4.0 / 0.5 + 1e-6
+
+
+def test_bad_similarity_and_shapes_are_refused(keys):
+    mk, qk = keys
+    with pytest.raises(ValueError, match="similarity kind"):
+        similarity(mk, qk, "manhattan")
+    with pytest.raises(ValueError, match=r"\[B, Ck, M\]"):
+        similarity(mk, qk[:, :8], "dot")
+
+
+def test_top_k_keeps_exactly_k_and_breaks_ties_towards_lower_index():
+    aff = torch.tensor([[[1.0], [3.0], [3.0], [3.0], [0.0]]])  # memory axis of 5, one query
+    mask = top_k_mask(aff, 2)
+    assert mask[0, :, 0].tolist() == [False, True, True, False, False]
+    w = softmax_weights(aff, top_k=2)
+    assert w[0, :, 0].tolist() == [0.0, 0.5, 0.5, 0.0, 0.0]
+
+
+def test_top_k_weights_are_a_softmax_over_the_kept_entries(keys):
+    mk, qk = keys
+    aff = similarity(mk, qk, "l2")
+    w = softmax_weights(aff, top_k=7)
+    assert ((w > 0).sum(1) == 7).all()
+    torch.testing.assert_close(w.sum(1), torch.ones(2, 24))
+    kept = torch.where(w > 0, aff, torch.full_like(aff, -torch.inf))
+    torch.testing.assert_close(w, torch.softmax(kept, 1))
+
+
+def test_readout_shares_one_affinity_across_objects(keys):
+    mk, qk = keys
+    w = softmax_weights(similarity(mk, qk, "l2"))
+    values = torch.randn(2, 3, 5, 60)
+    out = readout(values, w)
+    for n in range(3):
+        torch.testing.assert_close(out[:, n], values[:, n] @ w)
+
+
+def test_tracker_records_largest_weight_and_topk_hits():
+    tracker = ContributionTracker.empty()
+    tracker.extend(3)
+    tracker.update(torch.tensor([[[0.2, 0.9], [0.8, 0.1], [0.0, 0.0], [0.5, 0.5]]]))  # 4th row untracked (temp)
+    tracker.update(torch.tensor([[[0.6, 0.0], [0.4, 0.0], [0.0, 1.0], [0.0, 0.0]]]))
+    assert tracker.max_weight.tolist() == pytest.approx([0.9, 0.8, 1.0])
+    assert tracker.top_k_hits.tolist() == [3, 3, 1]
+    tracker.keep(torch.tensor([2, 0]))
+    assert tracker.top_k_hits.tolist() == [1, 3]
+
+
+def _drive(bank, n_frames, shape=(8, 4, 5), objects=2):
+    g = torch.Generator().manual_seed(1)
+    written = []
+    for t in range(n_frames):
+        if t:
+            out = bank.read(torch.randn(*shape, generator=g))
+            assert out.values.shape == (objects, 3, *shape[1:])
+        if bank.should_write(t):
+            written.append(t)
+            bank.write(t, torch.randn(*shape, generator=g), torch.randn(objects, 3, *shape[1:], generator=g), None)
+    return written
+
+
+def test_every_k_writes_by_absolute_index_and_optionally_reads_the_last_frame():
+    bank = EveryK(k=5)
+    assert isinstance(bank, MemoryBank)
+    assert _drive(bank, 13) == [0, 5, 10]
+    assert bank.frame_of.unique().tolist() == [0, 5, 10]
+    assert bank.num_elements == 3 * 20
+    with_last = EveryK(k=5, include_last=True)
+    assert _drive(with_last, 13) == list(range(13))
+    assert with_last.frame_of.unique().tolist() == [0, 5, 10]
+    assert with_last.temp_keys.shape == (8, 20)
+    assert with_last.nbytes > bank.nbytes
+
+
+def test_first_and_latest_holds_two_frames():
+    bank = FirstAndLatest()
+    _drive(bank, 9)
+    assert bank.frame_of.unique().tolist() == [0]
+    assert bank.num_elements + bank.temp_keys.shape[1] == 2 * 20
+
+
+def test_make_memory_specs_and_errors():
+    assert isinstance(make_memory("every3"), EveryK) and make_memory("every3").k == 3
+    assert make_memory("every5+last").include_last
+    assert isinstance(make_memory("first_last", top_k=None), FirstAndLatest)
+    with pytest.raises(ValueError, match="unknown memory spec"):
+        make_memory("everything")
+    with pytest.raises(ValueError, match="k=0"):
+        make_memory("every0")
+
+
+def test_tracking_is_opt_in_and_follows_appends():
+    assert EveryK().tracker is None
+    bank = EveryK(k=2, track=True)
+    _drive(bank, 6)
+    assert len(bank.tracker) == bank.num_elements == 60
+    assert (bank.tracker.max_weight > 0).any()
+
+
+def test_reading_an_empty_memory_is_an_error():
+    with pytest.raises(RuntimeError, match="empty memory"):
+        EveryK().read(torch.zeros(8, 2, 2))

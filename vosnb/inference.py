@@ -1,0 +1,211 @@
+"""The propagation engine: segment every frame of a video from its first-frame masks through a memory bank.
+
+``propagate`` follows STCN's inference (ALGORITHMS.md): frames in [0, 1] are zero-padded to a multiple of 16 (split
+evenly between the two sides), one key per frame serves every object, each object gets a logit map from the
+decoder, objects are merged by soft aggregation, and the memory strategy decides which frames it writes.
+Objects that first appear mid-video (YouTube-VOS) join at their first annotation with a bank of their own; a bank
+counts frames from its own first frame (index 0 is always its ground-truth frame, which every strategy writes).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from vosnb.data import DavisDataset, Video, write_mask
+from vosnb.memory import MemoryBank, make_memory
+from vosnb.metrics import evaluate_sequence, summarize
+from vosnb.runtime import resolve_device, synchronize
+
+MemorySpec = str | Callable[[], MemoryBank]
+
+
+def pad_to_multiple(x: Tensor, multiple: int = 16) -> tuple[Tensor, tuple[int, int, int, int]]:
+    """Zero-pad the last two dims to a multiple, split evenly; returns the padding (left, right, top, bottom)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    return (F.pad(x, pad) if any(pad) else x), pad
+
+
+def unpad(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
+    """Undo :func:`pad_to_multiple`."""
+    left, right, top, bottom = pad
+    h, w = x.shape[-2:]
+    return x[..., top: h - bottom, left: w - right]
+
+
+def aggregate_logits(probs: Tensor, dim: int = 0) -> Tensor:
+    """STCN's soft aggregation as logits: object probabilities along ``dim`` → background first, then objects.
+
+    ``bg = ∏(1 − p_i)``; clamp to [1e-7, 1 − 1e-7]; logits ``log(p / (1 − p))``. A softmax over ``dim`` gives the
+    merged probabilities; training applies the cross-entropy to these logits directly.
+    """
+    bg = torch.prod(1 - probs, dim=dim, keepdim=True)
+    p = torch.cat([bg, probs], dim).clamp(1e-7, 1 - 1e-7)
+    return torch.log(p / (1 - p))
+
+
+def aggregate(probs: Tensor) -> Tensor:
+    """Merged probabilities ``[N+1, H, W]`` (background first) from object probabilities ``[N, H, W]``."""
+    return torch.softmax(aggregate_logits(probs, 0), dim=0)
+
+
+def _memory_factory(memory: MemorySpec, similarity: str, top_k: int | None, track: bool) -> Callable[[], MemoryBank]:
+    if callable(memory):
+        return memory
+    return lambda: make_memory(memory, similarity=similarity, top_k=top_k, track=track)
+
+
+@dataclass
+class PropagationResult:
+    """Masks ``[T, H, W]`` (object ids), per-frame compute time (s, device-synchronised), memory held after each
+    frame (bytes, all banks), and the final banks per object group (first frame → bank) for analysis."""
+
+    masks: np.ndarray
+    frame_times: np.ndarray
+    memory_bytes: np.ndarray
+    banks: dict[int, MemoryBank] = field(default_factory=dict)
+    probs: np.ndarray | None = None
+
+
+@torch.inference_mode()
+def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5", *, device: str | torch.device = "auto",
+              top_k: int | None = 20, track: bool = False, keep_probs: bool = False,
+              progress: bool = False) -> PropagationResult:
+    """Segment ``video`` with ``model`` through the memory strategy ``memory`` (a spec such as ``"every5"`` or a
+    factory returning a fresh :class:`MemoryBank`). ``top_k`` and ``track`` are passed to spec-built banks."""
+    dev = resolve_device(device) if isinstance(device, str) else device
+    model = model.to(dev).eval()
+    new_bank = _memory_factory(memory, model.similarity, top_k, track)
+    ids = list(video.object_ids)
+    groups: dict[int, list[int]] = {}
+    for i, obj in enumerate(ids):
+        groups.setdefault(video.first_frame[obj], []).append(i)
+    n_frames = len(video)
+    masks = np.zeros((n_frames, video.height, video.width), np.uint8)
+    times = np.zeros(n_frames)
+    mem_bytes = np.zeros(n_frames, np.int64)
+    all_probs = np.zeros((n_frames, len(ids) + 1, video.height, video.width), np.float16) if keep_probs else None
+    banks: dict[int, MemoryBank] = {}
+    start = min(groups) if groups else n_frames
+    for t in tqdm(range(start, n_frames), desc=video.name, disable=not progress, leave=False):
+        rgb = torch.from_numpy(np.ascontiguousarray(video.frame(t))).to(dev)
+        synchronize(dev)
+        tic = time.perf_counter()
+        frame, pad = pad_to_multiple(rgb.permute(2, 0, 1).unsqueeze(0).float() / 255)
+        query = model.encode_key(frame)
+        probs = torch.zeros((len(ids), *frame.shape[-2:]), device=dev)
+        for first, members in groups.items():
+            if first < t:
+                logits = model.segment(banks[first].read(query.key[0]).values.unsqueeze(0), query)[0]
+                probs[members] = torch.sigmoid(logits)
+        active = [i for first, members in groups.items() if first <= t for i in members]
+        full = torch.zeros((len(ids) + 1, *frame.shape[-2:]), device=dev)
+        full[[0] + [i + 1 for i in active]] = aggregate(probs[active])
+        if t in groups:
+            gt, _ = pad_to_multiple(torch.from_numpy(video.mask(t).astype(np.int64)).to(dev))
+            for i in groups[t]:
+                one = (gt == ids[i]).float()
+                full = full * (1 - one)
+                full[i + 1] = one
+            full[0] = 1 - full[1:].sum(0)
+            banks[t] = new_bank()
+        if t < n_frames - 1:
+            for first, members in groups.items():
+                if first <= t and banks[first].should_write(t - first):
+                    own = full[[i + 1 for i in members]]
+                    others = (full[1:].sum(0, keepdim=True) - own).clamp(0, 1)
+                    values = model.encode_value(frame, query.f16, own.unsqueeze(0), others.unsqueeze(0))[0]
+                    banks[first].write(t - first, query.key[0], values, own)
+        out = unpad(full, pad)
+        label = out.argmax(0)
+        synchronize(dev)
+        times[t] = time.perf_counter() - tic
+        lut = torch.tensor([0, *ids], dtype=torch.uint8, device=dev)
+        masks[t] = lut[label].cpu().numpy()
+        mem_bytes[t] = sum(b.nbytes for b in banks.values())
+        if all_probs is not None:
+            all_probs[t] = out.cpu().numpy()
+    return PropagationResult(masks=masks, frame_times=times, memory_bytes=mem_bytes, banks=banks, probs=all_probs)
+
+
+def ground_truth(video: Video) -> np.ndarray:
+    """All annotations of ``video`` stacked ``[T, H, W]`` (evaluation only: DAVIS train/val annotate every frame)."""
+    frames = [video.mask(t) for t in range(len(video))]
+    missing = [video.frame_names[t] for t, m in enumerate(frames) if m is None]
+    if missing:
+        raise ValueError(f"sequence {video.name!r} has no annotation for frames {missing[:5]}...: it cannot be scored")
+    return np.stack(frames)
+
+
+def first_frame_baseline(video: Video) -> np.ndarray:
+    """The trivial tracker: the first-frame mask copied to every frame (what a model must beat to 'track')."""
+    return np.repeat(video.mask(0)[None], len(video), axis=0)
+
+
+@dataclass
+class EvalResult:
+    """Per-object DAVIS metrics, per-sequence timings and memory, and the summary row."""
+
+    metrics: pd.DataFrame
+    timings: pd.DataFrame
+
+    @property
+    def summary(self) -> pd.Series:
+        return summarize(self.metrics)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the whole set (frames / summed per-frame time, first frames excluded)."""
+        return float(self.timings["frames"].sum() / self.timings["seconds"].sum())
+
+
+def evaluate_model(model: torch.nn.Module, videos: DavisDataset | Sequence[Video], memory: MemorySpec = "every5", *,
+                   device: str | torch.device = "auto", top_k: int | None = 20, progress: bool = True,
+                   desc: str | None = None) -> EvalResult:
+    """Propagate over every video and score it with the DAVIS metrics; one call per table row in the notebooks."""
+    rows, timing = [], []
+    items = [videos[name] for name in videos.sequences] if isinstance(videos, DavisDataset) else list(videos)
+    for video in tqdm(items, desc=desc or (memory if isinstance(memory, str) else "propagate"), disable=not progress):
+        result = propagate(model, video, memory, device=device, top_k=top_k)
+        rows.append(evaluate_sequence(ground_truth(video), result.masks, video.name))
+        timing.append({"sequence": video.name, "frames": len(video) - 1, "seconds": float(result.frame_times[1:].sum()),
+                       "max_memory_bytes": int(result.memory_bytes.max())})
+    return EvalResult(metrics=pd.concat(rows, ignore_index=True), timings=pd.DataFrame(timing))
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", required=True, type=Path, help="DAVIS-layout root (JPEGImages/, Annotations/)")
+    parser.add_argument("--checkpoint", required=True, type=Path,
+                        help="the authors' stcn.pth, or a vosnb checkpoint (data/checkpoints/*.pth)")
+    parser.add_argument("--memory", default="every5", help="memory strategy: every5, every5+last, first_last, ...")
+    parser.add_argument("--out", required=True, type=Path, help="folder for <sequence>/<frame>.png predictions")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--resolution", default="480p")
+    parser.add_argument("--top-k", type=int, default=20, help="top-k filtering of the affinity (0: full softmax)")
+    parser.add_argument("--device", default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vosnb.models import load_any_checkpoint
+
+    model = load_any_checkpoint(args.checkpoint)
+    dataset = DavisDataset(args.data_root, split=args.split, resolution=args.resolution)
+    for name in tqdm(dataset.sequences, desc="sequences"):
+        video = dataset[name]
+        result = propagate(model, video, args.memory, device=args.device, top_k=args.top_k or None)
+        for t, stem in enumerate(video.frame_names):
+            write_mask(args.out / name / f"{stem}.png", result.masks[t])
+    print(f"wrote predictions for {len(dataset.sequences)} sequences to {args.out}; score them with "
+          f"`vosnb eval --gt {args.data_root / 'Annotations' / args.resolution} --pred {args.out}`")
+    return 0

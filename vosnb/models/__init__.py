@@ -1,0 +1,7 @@
+"""Networks: torchvision-named ResNets, STCN (release architecture and the small CPU variant), shipped models."""
+from vosnb.models.resnet import resnet18, resnet50
+from vosnb.models.stcn import STCN, QueryFeatures, StcnConfig, load_stcn_checkpoint
+from vosnb.models.zoo import available, load_any_checkpoint, load_pretrained, model_card
+
+__all__ = ["STCN", "QueryFeatures", "StcnConfig", "available", "load_any_checkpoint", "load_pretrained",
+           "load_stcn_checkpoint", "model_card", "resnet18", "resnet50"]

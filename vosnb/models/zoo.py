@@ -1,0 +1,59 @@
+"""The small trained models shipped in data/checkpoints/, with their model cards, and loading any checkpoint.
+
+A vosnb checkpoint is ``{"vosnb_model": {key_dim, value_dim, similarity, config}, "state_dict": {fp16 tensors}}``
+written by ``vosnb train`` (``config`` is the full :class:`StcnConfig`, so the file loads whatever the defaults); its model card ``<name>.json`` sits beside it. The authors' ``stcn.pth`` is a plain state dict.
+Both load with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from vosnb.errors import CheckpointError
+from vosnb.models.stcn import STCN, StcnConfig, load_stcn_checkpoint
+
+CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
+
+
+def available() -> list[str]:
+    """Names of the shipped small models (``stcn_small_<similarity>_ck<Ck>``)."""
+    return sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pth"))
+
+
+def model_card(name: str) -> dict:
+    """The model card of a shipped model: config, seed, steps, wall time, losses, J&F on the val split, sha256."""
+    path = CHECKPOINT_DIR / f"{name}.json"
+    if not path.is_file():
+        raise CheckpointError(f"no model card {path}; shipped models: {available()} (retrain with `make train`)")
+    return json.loads(path.read_text())
+
+
+def load_pretrained(name: str = "stcn_small_l2_ck64", device: str | torch.device = "cpu") -> STCN:
+    """Load a shipped small model by name, in float32 and eval mode."""
+    path = CHECKPOINT_DIR / f"{name}.pth"
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint {path}; shipped models: {available()} (retrain with `make train`)")
+    return load_any_checkpoint(path, device=device)
+
+
+def load_any_checkpoint(path: str | Path, device: str | torch.device = "cpu", similarity: str = "l2") -> STCN:
+    """Load a vosnb checkpoint or the authors' ``stcn.pth`` (``similarity`` applies to the latter only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass the path of stcn.pth or data/checkpoints/*.pth")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the file's fault
+        raise CheckpointError(f"{path} is not a loadable PyTorch checkpoint ({exc.__class__.__name__}: {exc})") from exc
+    if not (isinstance(payload, dict) and "vosnb_model" in payload):
+        return load_stcn_checkpoint(path, similarity=similarity).to(device).eval()
+    meta = payload["vosnb_model"]
+    model = STCN(meta["key_dim"], meta["value_dim"], meta["similarity"], config=StcnConfig(**meta["config"]))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not match the small STCN architecture: {exc}") from exc
+    return model.to(device).eval()
