@@ -96,6 +96,18 @@ class NotebookContext:
         return plotting.savefig(fig, name, self.notebook, root=self.root)
 
 
+def _inline_figures() -> None:
+    """In a notebook, show figures inline even when they are built without pyplot (Figure objects returned by
+    vosnb functions); outside IPython this does nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def setup(notebook: str, profile: str = "ci", dataset: str = "synthetic", data_root: str | Path | None = None,
           device: str = "auto", seed: int = 0) -> NotebookContext:
     """Validate the notebook's parameters, prepare data, device, seeds and style; print one environment line."""
@@ -111,6 +123,7 @@ def setup(notebook: str, profile: str = "ci", dataset: str = "synthetic", data_r
     torch_device = resolve_device(device)
     generator = seed_everything(seed)
     plotting.use_style()
+    _inline_figures()
     results_dir = root / "results"
     ledger = Ledger(notebook, dataset=dataset, profile=profile, device=str(torch_device), seed=seed,
                     results_dir=results_dir)
