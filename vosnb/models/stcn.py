@@ -50,15 +50,15 @@ class StcnConfig:
     - ``decoder_widths``: outputs of ``compress``, ``up_16_8``, ``up_8_4`` (512, 256, 256).
 
     The small model (:meth:`small`, with Cv = ``SMALL_VALUE_DIM`` = 64) is the embedded CPU default, trained from
-    scratch on the synthetic data. Chosen by measurement on 2 CPU threads (``benchmarks/bench_models.py``):
-    key trunk basic 1/1/1 blocks of 24/48/96 planes with a 16-wide 5×5 stem, value trunk 1/1/1 of 16/32/64 with a
-    16-wide stem, Cq 64, decoder 64/32/16, CBAM reduction 8; about 0.75 M parameters (1.5 MB in fp16). Why these
-    numbers: the time at 128×224 is spent mostly at strides 2 and 4 (stem, first stage, last decoder block), so
-    those are the narrowest; depth is one block per stage because the per-operator overhead on CPU dominates
-    small convolutions; the stride-16 features, where compute is cheap, keep 64-96 channels so that the key space
-    (Ck = 64) and the value space have something to project from. Measured: about 6 ms for encode_key +
-    encode_value (2 objects) + segment per 128×224 frame, and about 0.15 s for a training step (forward and
-    backward) over 8 three-frame clips at 96×96 (see the benchmark's output for the figures on this machine).
+    scratch on the synthetic data: key trunk of BasicBlocks, 1/1/1 blocks of 16/32/64 planes after a 16-wide 5×5
+    stem (f4 16, f8 32, f16 64 channels); value trunk 1/1/1 of 8/16/32 after an 8-wide stem; Ck 64, Cq 32, Cv 64;
+    decoder 32/16/16; CBAM reduction 8. 0.47 M parameters (0.9 MB in fp16). Why: at 128×224 on CPU the time goes
+    to the full- and quarter-resolution work (stems, max-pools, first stages, the last decoder block, all repeated
+    per object in the value encoder and decoder) and to per-operator overhead, not to the stride-16 features; so
+    the early widths are the narrowest, every stage has one block, and the channels sit at stride 16, where the
+    key (Ck 64) and value (Cv 64) spaces are projected. A first draft twice as wide (key 24/48/96, value 16/32/64,
+    Cq 64, decoder 64/32/16: 352 M multiply-adds per frame with 2 objects) took 21 ms per 128×224 frame on 2 idle
+    threads; this one needs 160 M, and about 0.6 of the draft's CPU time (``benchmarks/bench_models.py``).
     """
 
     key_block: str = "bottleneck"
