@@ -1,0 +1,458 @@
+"""The measurements and figures behind notebook 05 (LFU adaptive memory, Pourganjalikhan & Poullis, CRV 2022).
+
+- :func:`strategy` and :class:`ReadProbe`: memory factories for :func:`~vosnb.inference.propagate` /
+  :func:`~vosnb.inference.evaluate_model`; the probe times every memory read on its own (device-synchronised) and
+  logs how many frames' worth each read saw (Table III's "memory utilization").
+- :func:`run_strategies`, :func:`quality_table`, :func:`speed_table`: Tables I and III (AMM-1, AMM-2, AMM-3);
+  :func:`object_share`: how much of each memory lies on the target objects.
+- :func:`capacity_table`, :func:`plot_capacity`: J&F and FPS against capacity (Fig. 6, AMM-4).
+- :func:`hide_experiment`, :func:`plot_hide`, :func:`plot_failure_frames`: an object hidden for N frames (AMM-5).
+- :func:`clip`, :func:`long_video_table`, :func:`plot_long_videos`: ×1 … ×20 long videos.
+- :func:`survival_histories`, :func:`survivors_figure`, :func:`survival_widget`: which features survive in memory.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb, to_rgba
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from vosnb.data import SequenceConfig, Video, make_sequence, repeat_forward_backward
+from vosnb.inference import EvalResult, evaluate_model, ground_truth, propagate
+from vosnb.memory import KeyValueMemory, Readout, make_memory
+from vosnb.memory.lfu import LFUMemory, MemorySnapshot
+from vosnb.metrics import STANDARD_COLUMNS, evaluate_sequence, jaccard, per_sequence, summarize
+from vosnb.plotting import COLORS
+from vosnb.runtime import synchronize
+
+STRIDE = 16
+MIB = 2**20
+
+
+# ------------------------------------------------------------------------------------------------ probing
+def strategy(spec: str, similarity: str, top_k: int | None = 20, **options: object) -> Callable[[], KeyValueMemory]:
+    """A factory of fresh banks for ``spec`` (``"every5"``, ``"first_last"``, ``"lfu"`` ...) with the model's
+    similarity and the read's ``top_k``; ``options`` go to the bank (e.g. ``capacity=4``, ``index="softmax"``)."""
+    return lambda: make_memory(spec, similarity=similarity, top_k=top_k, **options)
+
+
+def frames_held(bank: KeyValueMemory) -> float:
+    """Features a read of ``bank`` sees (permanent and temporary), in frames' worth."""
+    if not bank.elements_per_frame:
+        return 0.0
+    temporary = 0 if bank.temp_keys is None else bank.temp_keys.shape[1]
+    return (bank.num_elements + temporary) / bank.elements_per_frame
+
+
+class ProbedBank:
+    """A bank whose reads are timed by its :class:`ReadProbe`; everything else is the wrapped ``bank``'s."""
+
+    def __init__(self, bank: KeyValueMemory, probe: ReadProbe) -> None:
+        self.bank = bank
+        self.probe = probe
+
+    def should_write(self, frame_index: int) -> bool:
+        return self.bank.should_write(frame_index)
+
+    def write(self, frame_index: int, key: torch.Tensor, values: torch.Tensor, probs: torch.Tensor) -> None:
+        self.bank.write(frame_index, key, values, probs)
+
+    def read(self, query_key: torch.Tensor) -> Readout:
+        synchronize(query_key.device)
+        tic = time.perf_counter()
+        out = self.bank.read(query_key)
+        synchronize(query_key.device)
+        self.probe.read_seconds.append(time.perf_counter() - tic)
+        self.probe.frames_read.append(frames_held(self.bank))
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return self.bank.nbytes
+
+
+@dataclass
+class ReadProbe:
+    """A memory factory that wraps every bank ``build`` makes in a :class:`ProbedBank`, so the read time alone and
+    the frames' worth of every read are logged here (in read order); the banks are kept (``banks``, in order)."""
+
+    build: Callable[[], KeyValueMemory]
+    read_seconds: list[float] = field(default_factory=list)
+    frames_read: list[float] = field(default_factory=list)
+    banks: list[ProbedBank] = field(default_factory=list)
+
+    def __call__(self) -> ProbedBank:
+        bank = ProbedBank(self.build(), self)
+        self.banks.append(bank)
+        return bank
+
+
+@dataclass
+class StrategyRun:
+    """One memory strategy over a set of videos: the DAVIS metrics and timings, and what its probe logged."""
+
+    label: str
+    result: EvalResult
+    probe: ReadProbe
+
+    def jf(self) -> pd.Series:
+        """J&F per sequence, in points (for paired bootstrap intervals over sequences)."""
+        return 100 * per_sequence(self.result.metrics)
+
+    def restrict(self, sequences: Sequence[str]) -> EvalResult:
+        """The metrics and timings of ``sequences`` only (a sweep's subset)."""
+        keep = set(sequences)
+        return EvalResult(metrics=self.result.metrics[self.result.metrics["sequence"].isin(keep)],
+                          timings=self.result.timings[self.result.timings["sequence"].isin(keep)])
+
+
+def run_strategies(model: torch.nn.Module, videos: Sequence[Video], strategies: Mapping[str, Callable[[], KeyValueMemory]],
+                   *, device: str | torch.device = "cpu", progress: bool = True) -> dict[str, StrategyRun]:
+    """Evaluate each strategy (label → bank factory) on the same videos, one after the other."""
+    runs = {}
+    for label, build in strategies.items():
+        probe = ReadProbe(build)
+        result = evaluate_model(model, videos, probe, device=device, progress=progress, desc=str(label))
+        runs[label] = StrategyRun(label, result, probe)
+    return runs
+
+
+def quality_table(runs: Mapping[str, StrategyRun]) -> pd.DataFrame:
+    """Table I (DAVIS metrics in points) with Table III's memory columns: frames' worth read (mean and max over
+    reads) and the most bytes held."""
+    rows = {}
+    for label, run in runs.items():
+        summary = 100 * summarize(run.result.metrics)[list(STANDARD_COLUMNS)]
+        frames = np.asarray(run.probe.frames_read)
+        rows[label] = {**summary.round(1).to_dict(), "memory (frames, mean)": round(float(frames.mean()), 2),
+                       "memory (frames, max)": round(float(frames.max()), 2),
+                       "memory (MiB, max)": round(run.result.timings["max_memory_bytes"].max() / MIB, 3)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def speed_table(runs: Mapping[str, StrategyRun]) -> pd.DataFrame:
+    """Table III's speed: frames per second over the whole set, per-frame time, and the memory read alone."""
+    rows = {}
+    for label, run in runs.items():
+        frames = float(run.result.timings["frames"].sum())
+        read = float(np.sum(run.probe.read_seconds))
+        rows[label] = {"FPS": run.result.fps, "ms per frame": 1000 / run.result.fps,
+                       "read ms per frame": 1000 * read / frames,
+                       "read share (%)": 100 * read / float(run.result.timings["seconds"].sum())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# ------------------------------------------------------------------------------------------------ capacity (Fig. 6)
+def capacity_table(sweep: Mapping[float, StrategyRun]) -> pd.DataFrame:
+    """J&F (points), FPS and read time per frame of an LFU capacity sweep (capacity → run)."""
+    rows = []
+    for capacity, run in sorted(sweep.items()):
+        frames = float(run.result.timings["frames"].sum())
+        rows.append({"capacity": capacity, "J&F": 100 * float(run.result.summary["J&F-Mean"]), "FPS": run.result.fps,
+                     "read ms per frame": 1000 * float(np.sum(run.probe.read_seconds)) / frames})
+    return pd.DataFrame(rows)
+
+
+def plot_capacity(table: pd.DataFrame, references: Mapping[str, EvalResult]) -> Figure:
+    """Fig. 6: LFU's J&F and FPS against its capacity, with the reference strategies as horizontal lines."""
+    fig, (ax_q, ax_s) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax_q.plot(table["capacity"], table["J&F"], "o-", color=COLORS["lfu"], label="LFU")
+    ax_s.plot(table["capacity"], table["FPS"], "o-", color=COLORS["lfu"], label="LFU")
+    for label, result in references.items():
+        style = {"color": COLORS.get(label, "grey"), "linestyle": "--", "label": label}
+        ax_q.axhline(100 * float(result.summary["J&F-Mean"]), **style)
+        ax_s.axhline(result.fps, **style)
+    ax_q.set(xlabel="capacity (frames' worth)", ylabel="J&F", xticks=table["capacity"].tolist())
+    ax_s.set(xlabel="capacity (frames' worth)", ylabel="frames per second", xticks=table["capacity"].tolist(),
+             ylim=(0, None))
+    ax_q.legend()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ hidden object (AMM-5)
+@dataclass
+class HideResult:
+    """AMM-5 runs: ``table`` has one row per (hidden length, seed, strategy) with the hidden object's mean J before
+    it hides and after it reappears; ``cases`` keeps, for the longest hiding, the videos, each strategy's masks and
+    the LFU bank's history (for the failure figure); ``held`` counts the LFU features on the object over time."""
+
+    table: pd.DataFrame
+    cases: dict[int, tuple[Video, dict[str, np.ndarray]]]
+    held: pd.DataFrame
+    object_id: int
+    start: int
+
+
+def hide_video(hidden: int, seed: int, *, start: int = 6, after: int = 12, object_id: int = 1,
+               n_objects: int = 2) -> Video:
+    """A synthetic video where target ``object_id`` is fully hidden for frames ``start .. start + hidden − 1``
+    (``SequenceConfig.hide_object``) and stays visible for ``after`` frames once it reappears."""
+    config = SequenceConfig(length=start + hidden + after, n_objects=n_objects, hide_object=(object_id, start, hidden))
+    frames, masks, _ = make_sequence(config, seed)
+    return Video.from_arrays(f"hide{hidden:02d}-s{seed}", frames, masks)
+
+
+def grid_ownership(masks: np.ndarray, object_ids: Sequence[int], grid: tuple[int, int]) -> np.ndarray:
+    """Per frame and stride-16 cell, the share of the cell's pixels on any of ``object_ids`` (``[T, h, w]``), with
+    the cells laid out over the frame as the propagation engine pads it (evenly on both sides)."""
+    h, w = grid
+    t, height, width = masks.shape
+    top, left = (STRIDE * h - height) // 2, (STRIDE * w - width) // 2
+    canvas = np.zeros((t, STRIDE * h, STRIDE * w), np.float32)
+    canvas[:, top:top + height, left:left + width] = np.isin(masks, object_ids)
+    return canvas.reshape(t, h, STRIDE, w, STRIDE).mean(axis=(2, 4))
+
+
+def on_objects(frame_of: np.ndarray, position: np.ndarray, masks: np.ndarray, object_ids: Sequence[int]) -> np.ndarray:
+    """Which memory features (source frame, position ``y · w + x`` on the stride-16 grid) lie on ``object_ids``:
+    cells at least half covered by them in the ground truth ``masks`` of their source frame."""
+    grid = (-(-masks.shape[1] // STRIDE), -(-masks.shape[2] // STRIDE))
+    owned = grid_ownership(masks, object_ids, grid)
+    return owned[frame_of, position // grid[1], position % grid[1]] >= 0.5
+
+
+def object_share(runs: Mapping[str, StrategyRun], videos: Sequence[Video]) -> pd.DataFrame:
+    """Per sequence and strategy, the share of the memory's features that lie on the target objects after the
+    last write (the permanent features of the banks each run's probe built, one per video: every object starts at
+    frame 0; a temporary last-frame slot is not counted)."""
+    rows = {}
+    masks = {video.name: ground_truth(video) for video in videos}
+    for label, run in runs.items():
+        if len(run.probe.banks) != len(videos):
+            raise ValueError(f"{label}: {len(run.probe.banks)} banks for {len(videos)} videos; object_share needs one "
+                             "bank per video (every object introduced in frame 0)")
+        for video, probed in zip(videos, run.probe.banks):
+            bank = probed.bank
+            frame_of = bank.frame_of.cpu().numpy()
+            position = np.arange(len(frame_of)) % bank.elements_per_frame
+            if isinstance(bank, LFUMemory):
+                position = bank.position.cpu().numpy()
+            rows.setdefault(video.name, {})[label] = float(
+                on_objects(frame_of, position, masks[video.name], video.object_ids).mean())
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def object_features_held(history: Sequence[MemorySnapshot], masks: np.ndarray, object_id: int) -> pd.DataFrame:
+    """After each LFU write, how many memory features lie on ``object_id`` (see :func:`on_objects`), and the
+    memory's size."""
+    return pd.DataFrame([{"frame": snap.frame_index, "held": len(snap.frame_of),
+                          "on_object": int(on_objects(snap.frame_of, snap.position, masks, [object_id]).sum())}
+                         for snap in history])
+
+
+def hide_experiment(model: torch.nn.Module, hidden_lengths: Sequence[int], seeds: Sequence[int],
+                    strategies: Mapping[str, Callable[[], KeyValueMemory]], *, lfu_label: str = "lfu",
+                    start: int = 6, after: int = 12, object_id: int = 1, device: str | torch.device = "cpu",
+                    progress: bool = True) -> HideResult:
+    """Propagate every (hidden length, seed) video with every strategy and score the hidden object's J.
+
+    The LFU strategy (``lfu_label``) must be built with ``track=True`` so that its history is kept."""
+    rows, cases, held = [], {}, []
+    longest = max(hidden_lengths)
+    jobs = [(n, s) for n in hidden_lengths for s in seeds]
+    for hidden, seed in tqdm(jobs, desc="hidden-object videos", disable=not progress):
+        video = hide_video(hidden, seed, start=start, after=after, object_id=object_id)
+        gt = ground_truth(video) == object_id
+        back = start + hidden
+        predictions = {}
+        for label, build in strategies.items():
+            result = propagate(model, video, build, device=device)
+            j = jaccard(gt, result.masks == object_id)
+            rows.append({"hidden": hidden, "seed": seed, "strategy": label, "J before": 100 * float(j[1:start].mean()),
+                         "J after": 100 * float(j[back:].mean())})
+            predictions[label] = result.masks
+            if label == lfu_label:
+                counts = object_features_held(result.banks[0].history, ground_truth(video), object_id)
+                held.append(counts.assign(hidden=hidden, seed=seed))
+        if hidden == longest:
+            cases[seed] = (video, predictions)
+    return HideResult(table=pd.DataFrame(rows), cases=cases, held=pd.concat(held, ignore_index=True),
+                      object_id=object_id, start=start)
+
+
+def plot_hide(result: HideResult) -> Figure:
+    """Left: the hidden object's J after it reappears against how long it hid (mean ± s.e. over seeds).
+    Right: the LFU memory features on the object after each write, one line per hidden length (mean over seeds),
+    the hiding interval starting at the dotted line."""
+    fig, (ax_j, ax_h) = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    for label, rows in result.table.groupby("strategy", sort=False):
+        stats = rows.groupby("hidden")["J after"].agg(["mean", "sem"])
+        ax_j.errorbar(stats.index, stats["mean"], yerr=stats["sem"].fillna(0), marker="o", capsize=3,
+                      color=COLORS.get(label, None), label=label)
+    ax_j.set(xlabel="frames hidden (N)", ylabel="J of the hidden object after it reappears", ylim=(0, 100),
+             xticks=sorted(result.table["hidden"].unique()))
+    ax_j.legend()
+    cmap = plt.get_cmap("viridis")
+    lengths = sorted(result.held["hidden"].unique())
+    for i, hidden in enumerate(lengths):
+        rows = result.held[result.held["hidden"] == hidden].groupby("frame")["on_object"].mean()
+        ax_h.plot(rows.index, rows.values, "o-", ms=3, color=cmap(i / max(len(lengths) - 1, 1)), label=f"N = {hidden}")
+        ax_h.axvline(result.start + hidden, color=cmap(i / max(len(lengths) - 1, 1)), lw=0.8, alpha=0.6)
+    ax_h.axvline(result.start, color="black", linestyle=":", lw=1)
+    ax_h.set(xlabel="frame (write)", ylabel="LFU features on the hidden object", ylim=(0, None))
+    ax_h.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def plot_failure_frames(video: Video, predictions: Mapping[str, np.ndarray], object_id: int,
+                        frames: Sequence[int]) -> Figure:
+    """One row per strategy: its mask of ``object_id`` (filled) and the ground truth (white outline) on ``frames``,
+    each titled with its J."""
+    gt = ground_truth(video) == object_id
+    fig, axes = plt.subplots(len(predictions), len(frames), figsize=(2.6 * len(frames), 1.7 * len(predictions)),
+                             squeeze=False)
+    for row, (label, masks) in zip(axes, predictions.items()):
+        rgba = np.array(to_rgba(COLORS.get(label, "#D55E00")))
+        for ax, t in zip(row, frames):
+            pred = masks[t] == object_id
+            ax.imshow(video.frame(t))
+            ax.imshow(pred[..., None] * np.r_[rgba[:3], 0.55])
+            if gt[t].any():
+                ax.contour(gt[t], levels=[0.5], colors="white", linewidths=1.0)
+            ax.set_title(f"{label}, frame {t}: J = {100 * jaccard(gt[t], pred):.0f}", fontsize=8)
+            ax.set_axis_off()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ long videos
+def clip(video: Video, length: int) -> Video:
+    """The first ``length`` frames of ``video``, loaded lazily from it (a shorter base for long-video runs)."""
+    late = {k: t for k, t in video.first_frame.items() if t >= length}
+    if not 3 <= length <= len(video) or late:
+        raise ValueError(f"clip({video.name!r}, length={length}): need 3 ≤ length ≤ {len(video)} and every object "
+                         f"introduced before it (late: {late})")
+    return Video(name=f"{video.name}[:{length}]", frame_names=video.frame_names[:length], object_ids=video.object_ids,
+                 first_frame=video.first_frame, height=video.height, width=video.width, frame_loader=video.frame,
+                 mask_loader=video.mask)
+
+
+def long_video_table(model: torch.nn.Module, videos: Sequence[Video], multipliers: Sequence[int],
+                     strategies: Mapping[str, Callable[[], KeyValueMemory]], *, device: str | torch.device = "cpu",
+                     progress: bool = True) -> pd.DataFrame:
+    """J&F and per-frame time of each strategy on ``repeat_forward_backward(video, n)`` for each multiplier.
+
+    Times are medians over the last pass (the last ``len(video)`` frames), where a growing memory is largest:
+    ``ms per frame`` for the whole frame, ``read ms`` for the memory read alone."""
+    rows = []
+    jobs = [(v, n) for v in videos for n in multipliers]
+    for video, n in tqdm(jobs, desc="long videos", disable=not progress):
+        long = repeat_forward_backward(video, n)
+        for label, build in strategies.items():
+            probe = ReadProbe(build)
+            result = propagate(model, long, probe, device=device)
+            scores = evaluate_sequence(ground_truth(long), result.masks, long.name)
+            rows.append({"sequence": video.name, "multiplier": n, "frames": len(long), "strategy": label,
+                         "J&F": 100 * float(per_sequence(scores).mean()),
+                         "ms per frame": 1000 * float(np.median(result.frame_times[-len(video):])),
+                         "read ms": 1000 * float(np.median(probe.read_seconds[-len(video):])),
+                         "memory (frames, max)": max(probe.frames_read)})
+    return pd.DataFrame(rows)
+
+
+def plot_long_videos(table: pd.DataFrame) -> Figure:
+    """J&F and per-frame time (solid: whole frame, dashed: memory read) against video length (mean over videos)."""
+    fig, (ax_q, ax_t) = plt.subplots(1, 2, figsize=(10, 3.6))
+    means = table.groupby(["strategy", "multiplier"], sort=False)[["J&F", "ms per frame", "read ms"]].mean()
+    for label in table["strategy"].unique():
+        rows = means.loc[label]
+        c = COLORS.get(label, None)
+        ax_q.plot(rows.index, rows["J&F"], "o-", color=c, label=label)
+        ax_t.plot(rows.index, rows["ms per frame"], "o-", color=c, label=f"{label}: frame")
+        ax_t.plot(rows.index, rows["read ms"], "s--", color=c, label=f"{label}: read")
+    ticks = sorted(table["multiplier"].unique())
+    ax_q.set(xlabel="length (× the sequence)", ylabel="J&F", ylim=(0, 100), xticks=ticks)
+    ax_t.set(xlabel="length (× the sequence)", ylabel="ms (median over the last pass)", ylim=(0, None), xticks=ticks)
+    ax_q.legend()
+    ax_t.legend(fontsize=7, ncol=2)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ survivors widget
+def survival_histories(model: torch.nn.Module, video: Video, capacities: Sequence[float], *, similarity: str,
+                       top_k: int | None = 20, device: str | torch.device = "cpu",
+                       **lfu: object) -> dict[float, list[MemorySnapshot]]:
+    """Propagate ``video`` with a tracking LFU bank at each capacity; return each bank's snapshots (after every
+    write) for the objects of frame 0."""
+    histories = {}
+    for capacity in capacities:
+        build = strategy("lfu", similarity, top_k, capacity=capacity, track=True, **lfu)
+        histories[capacity] = propagate(model, video, build, device=device).banks[0].history
+    return histories
+
+
+def memory_at(history: Sequence[MemorySnapshot], frame: int) -> MemorySnapshot:
+    """The memory that frame ``frame`` reads: the snapshot of the last write before it (frame 0: its own write)."""
+    before = [snap for snap in history if snap.frame_index < frame]
+    return before[-1] if before else history[0]
+
+
+def _draw_cells(ax: Axes, video: Video, snap: MemorySnapshot, source: int) -> int:
+    """Frame ``source`` with the cells whose features survive tinted green and the evicted ones darkened."""
+    h, w = snap.grid
+    kept = np.zeros(h * w, bool)
+    kept[snap.position[snap.frame_of == source]] = True
+    layer = np.zeros((h * w, 4))
+    layer[kept] = [*to_rgb(COLORS["lfu"]), 0.45]
+    layer[~kept] = [0.0, 0.0, 0.0, 0.6]
+    top, left = (STRIDE * h - video.height) // 2, (STRIDE * w - video.width) // 2
+    ax.imshow(video.frame(source))
+    ax.imshow(layer.reshape(h, w, 4), extent=(-left - 0.5, STRIDE * w - left - 0.5, STRIDE * h - top - 0.5, -top - 0.5),
+              interpolation="nearest")
+    ax.set_xlim(-0.5, video.width - 0.5)
+    ax.set_ylim(video.height - 0.5, -0.5)
+    ax.set_axis_off()
+    return int(kept.sum())
+
+
+def survivors_figure(video: Video, history: Sequence[MemorySnapshot], frame: int, columns: int = 4) -> Figure:
+    """The memory frame ``frame`` reads: each source frame with its surviving features (green) and evicted ones
+    (dark); the first panel is the query frame itself."""
+    snap = memory_at(history, frame)
+    sources = sorted(set(snap.frame_of.tolist()))
+    panels = 1 + len(sources)
+    rows = -(-panels // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns, 1.9 * rows + 0.4), squeeze=False)
+    for ax in axes.flat[panels:]:
+        ax.set_axis_off()
+    axes.flat[0].imshow(video.frame(frame))
+    axes.flat[0].set_title(f"query: frame {frame}", fontsize=9)
+    axes.flat[0].set_axis_off()
+    per_frame = snap.grid[0] * snap.grid[1]
+    for ax, source in zip(axes.flat[1:], sources):
+        kept = _draw_cells(ax, video, snap, source)
+        ax.set_title(f"frame {source}: {kept}/{per_frame} kept", fontsize=9)
+    fig.suptitle(f"memory read at frame {frame}: {len(snap.frame_of)} features = "
+                 f"{len(snap.frame_of) / per_frame:.2g} frames' worth from {len(sources)} frames", fontsize=10)
+    return fig
+
+
+def survival_widget(video: Video, histories: Mapping[float, Sequence[MemorySnapshot]]):
+    """Capacity and frame sliders over :func:`survivors_figure`; returns an ``ipywidgets.VBox`` that has drawn
+    once (so it also runs headless)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    capacity = widgets.SelectionSlider(options=list(histories), value=list(histories)[0],
+                                       description="capacity")
+    frame = widgets.IntSlider(value=len(video) - 1, min=0, max=len(video) - 1, description="frame")
+    out = widgets.Output()
+
+    def redraw(_change: object = None) -> None:
+        fig = survivors_figure(video, histories[capacity.value], frame.value)
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    for control in (capacity, frame):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([capacity, frame]), out])
