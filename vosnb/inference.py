@@ -99,7 +99,7 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
     banks: dict[int, MemoryBank] = {}
     start = min(groups) if groups else n_frames
     for t in tqdm(range(start, n_frames), desc=video.name, disable=not progress, leave=False):
-        rgb = torch.from_numpy(np.ascontiguousarray(video.frame(t))).to(dev)
+        rgb = torch.from_numpy(np.array(video.frame(t), copy=True)).to(dev)
         synchronize(dev)
         tic = time.perf_counter()
         frame, pad = pad_to_multiple(rgb.permute(2, 0, 1).unsqueeze(0).float() / 255)

@@ -1,0 +1,267 @@
+"""SWEM's memory: weighted EM with fixed and adaptive weights, the sequential update, the constant-size bank."""
+import numpy as np
+import pytest
+import torch
+
+from vosnb.analysis import swem_views
+from vosnb.data import Video
+from vosnb.inference import propagate
+from vosnb.memory import MemoryBank, make_memory
+from vosnb.memory.swem import (Bases, SWEMMemory, batch_weighted_mean, coarse_probability, e_step, em_bases,
+                               random_bases, stride16_masks, weighted_em)
+from vosnb.models import STCN
+
+
+def frame(generator, n=2, ck=16, cv=8, h=6, w=10):
+    """Random key [Ck, h, w], values [N, Cv, h, w] and soft probabilities [N, 16h, 16w] of N disjoint objects."""
+    key = torch.randn(ck, h, w, generator=generator)
+    values = torch.randn(n, cv, h, w, generator=generator)
+    logits = torch.randn(n + 1, 16 * h, 16 * w, generator=generator) * 3
+    probs = torch.softmax(logits, 0)[1:]
+    return key, values, probs
+
+
+def written_bank(frames=6, **kwargs):
+    g = torch.Generator().manual_seed(0)
+    bank = SWEMMemory(num_bases=4, keep_history=True, **kwargs)
+    for t in range(frames):
+        bank.write(t, *frame(g))
+    return bank
+
+
+def test_bank_follows_the_protocol_and_is_built_by_make_memory():
+    bank = make_memory("swem", similarity="l2", top_k=20, track=False)
+    assert isinstance(bank, SWEMMemory) and isinstance(bank, MemoryBank)
+    assert (bank.num_bases, bank.tau, bank.em_iters, bank.adaptive) == (128, 0.05, 4, True)
+    assert all(bank.should_write(t) for t in range(50))
+
+
+def test_size_is_constant_whatever_the_video_length():
+    g = torch.Generator().manual_seed(1)
+    bank = SWEMMemory(num_bases=4)
+    sizes, features = [], []
+    for t in range(12):
+        bank.write(t, *frame(g))
+        sizes.append(bank.nbytes)
+        features.append(bank.features_per_object)
+    assert features[0] == 2 * 4 and set(features[1:]) == {2 * 2 * 4}
+    assert len(set(sizes[1:])) == 1 and sizes[1] == 2 * sizes[0]
+    out = bank.read(torch.randn(16, 6, 10, generator=g))
+    assert out.values.shape == (2, 8, 6, 10)
+
+
+def test_sequential_update_equals_the_batch_weighted_mean():
+    """SWEM-5: after T writes the update bank is the weighted mean over all T frames with the accumulated weights."""
+    bank = written_bank(frames=7)
+    hist = bank.history
+    stack = lambda name: torch.stack([getattr(h, name) for h in hist])  # noqa: E731
+    batch = batch_weighted_mean(bank.initial, stack("key"), stack("values"), stack("responsibilities"))
+    for got, want in ((bank.update.kappa, batch.kappa), (bank.update.nu, batch.nu), (bank.update.zeta, batch.zeta)):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    first = batch_weighted_mean(bank.initial, stack("key")[:1], stack("values")[:1], stack("responsibilities")[:1])
+    torch.testing.assert_close(bank.first.kappa, first.kappa, atol=1e-5, rtol=1e-4)
+    assert [h.bank for h in hist] == ["first"] + ["update"] * 6
+    # zeta only grows: the accumulated weights of the update bank are at least those of the first frame
+    assert torch.all(bank.update.zeta >= bank.first.zeta - 1e-6)
+
+
+def test_fixed_weights_are_the_masks_and_adaptive_weights_follow_eq7():
+    fixed = written_bank(frames=2, adaptive=False).last_write
+    torch.testing.assert_close(fixed.weights, fixed.masks)
+    assert fixed.coarse_fg is None
+    adaptive = written_bank(frames=2).last_write
+    p_fg = adaptive.coarse_fg
+    torch.testing.assert_close(adaptive.weights[:, 1], adaptive.masks[:, 1] * (1 - p_fg))
+    torch.testing.assert_close(adaptive.weights[:, 0], adaptive.masks[:, 0] * p_fg)
+
+
+def test_masks_on_the_ground_truth_are_the_ground_truth():
+    gt = torch.zeros(2, 32, 48)
+    gt[0, :16, :16] = 1
+    gt[1, 16:, 32:] = 1
+    m = stride16_masks(gt, (2, 3))
+    assert m.shape == (2, 2, 2, 3)
+    torch.testing.assert_close(m[:, 1], gt[:, ::16, ::16])
+    torch.testing.assert_close(m[:, 0] + m[:, 1], torch.ones(2, 2, 3))
+
+
+def test_soft_masks_multiply_the_hard_call():
+    probs = torch.full((1, 16, 16), 0.7)
+    m = stride16_masks(probs, (1, 1))
+    torch.testing.assert_close(m[0, :, 0, 0], torch.tensor([0.0, 0.7]))
+    probs = torch.full((1, 16, 16), 0.2)  # background wins the arg-max
+    m = stride16_masks(probs, (1, 1))
+    torch.testing.assert_close(m[0, :, 0, 0], torch.tensor([0.8, 0.0]))
+
+
+def test_objects_and_classes_are_independent_in_the_batched_em():
+    g = torch.Generator().manual_seed(3)
+    x, values = torch.randn(16, 40, generator=g), torch.randn(3, 8, 40, generator=g)
+    masks = torch.rand(3, 2, 40, generator=g)
+    prior = random_bases(3, 16, 8, 5, seed=4)
+    together, z, _, _ = weighted_em(x, values, masks, prior)
+    for i in range(3):
+        one = Bases(prior.kappa[i:i + 1], prior.nu[i:i + 1], prior.zeta[i:i + 1])
+        alone, _, _, _ = weighted_em(x, values[i:i + 1], masks[i:i + 1], one)
+        torch.testing.assert_close(alone.kappa[0], together.kappa[i], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(alone.nu[0], together.nu[i], atol=1e-6, rtol=1e-5)
+
+
+def test_read_recovers_the_value_of_the_matching_class():
+    """Two well-separated key clusters (fg, bg) with values 1 and 0: a query near each cluster reads its value.
+
+    Fixed weights: with adaptive ones, pixels this well explained get weight 1 − P ≈ 0 (Eq. 7) in float32."""
+    g = torch.Generator().manual_seed(5)
+    fg_dir, bg_dir = torch.zeros(8), torch.zeros(8)
+    fg_dir[0], bg_dir[1] = 1, 1
+    h, w = 4, 8
+    fg = torch.zeros(h, w, dtype=torch.bool)
+    fg[:, :3] = True
+    key = torch.where(fg, fg_dir.view(8, 1, 1), bg_dir.view(8, 1, 1)) * 3 + 0.05 * torch.randn(8, h, w, generator=g)
+    values = fg.float().expand(1, 1, h, w).clone()
+    probs = fg.float().repeat_interleave(16, 0).repeat_interleave(16, 1).unsqueeze(0)
+    bank = SWEMMemory(num_bases=3, adaptive=False)
+    bank.write(0, key, values, probs)
+    out = bank.read(key).values[0, 0]
+    assert out[fg].min() > 0.95 and out[~fg].max() < 0.05
+    weights = bank.read_weights(key)
+    torch.testing.assert_close(weights.sum(1), torch.ones(1, h * w))
+
+
+def test_adaptive_weights_favour_pixels_the_bases_misclassify():
+    """A foreground pixel whose key looks like the background is a hard sample: it gets more weight (Eq. 7)."""
+    g = torch.Generator().manual_seed(6)
+    fg_dir, bg_dir = torch.zeros(8), torch.zeros(8)
+    fg_dir[0], bg_dir[1] = 1, 1
+    h, w = 4, 8
+    fg = torch.zeros(h, w, dtype=torch.bool)
+    fg[:, :4] = True
+    looks_bg = fg.clone()
+    looks_bg[:, :3] = False  # the fg column 3 has background-like keys
+    key = torch.where(fg & ~looks_bg, fg_dir.view(8, 1, 1), bg_dir.view(8, 1, 1)) * 3
+    key = key + 0.05 * torch.randn(8, h, w, generator=g)
+    probs = fg.float().repeat_interleave(16, 0).repeat_interleave(16, 1).unsqueeze(0)
+    bank = SWEMMemory(num_bases=2)
+    bank.write(0, key, torch.randn(1, 4, h, w, generator=g), probs)
+    trace = bank.last_write
+    w_fg = trace.weights[0, 1]
+    assert w_fg[looks_bg].min() > 2 * w_fg[fg & ~looks_bg].max()
+    assert trace.coarse_fg[0][looks_bg].max() < 0.5 < trace.coarse_fg[0][fg & ~looks_bg].min()
+
+
+def test_e_step_rows_sum_to_the_weights_and_coarse_probability_is_normalised():
+    g = torch.Generator().manual_seed(7)
+    x, kappa = torch.randn(16, 30, generator=g), torch.randn(2, 2, 16, 5, generator=g)
+    weights = torch.rand(2, 2, 30, generator=g)
+    z = e_step(x, kappa, weights, 0.05)
+    torch.testing.assert_close(z.sum(-1), weights)
+    p = coarse_probability(x, kappa, 0.05)
+    torch.testing.assert_close(p.sum(1), torch.ones(2, 30))
+
+
+def test_em_bases_find_the_clusters_of_a_frame():
+    g = torch.Generator().manual_seed(8)
+    centres = torch.eye(6)[:3] * 4
+    x = (centres.repeat_interleave(20, 0) + 0.05 * torch.randn(60, 6, generator=g)).t()
+    bases = em_bases(x, 8, em_iters=6)
+    cos = torch.nn.functional.normalize(centres, dim=1) @ torch.nn.functional.normalize(bases, dim=0)
+    assert cos.amax(1).min() > 0.99
+
+
+def test_same_seed_same_bases_and_bad_parameters_are_refused():
+    a, b = written_bank(frames=3), written_bank(frames=3)
+    torch.testing.assert_close(a.update.kappa, b.update.kappa, atol=0, rtol=0)
+    for kwargs, word in (({"num_bases": 0}, "num_bases"), ({"tau": 0}, "tau"), ({"em_iters": 0}, "em_iters")):
+        with pytest.raises(ValueError, match=word):
+            SWEMMemory(**kwargs)
+    with pytest.raises(RuntimeError, match="empty memory"):
+        SWEMMemory().read(torch.zeros(4, 2, 2))
+    g = torch.Generator().manual_seed(9)
+    bank = SWEMMemory(num_bases=2)
+    bank.write(0, *frame(g, n=2))
+    with pytest.raises(ValueError, match="holds 2 objects"):
+        bank.write(1, *frame(g, n=3))
+    key, values, probs = frame(g)
+    with pytest.raises(ValueError, match=r"probs must be \[N, H, W\]"):
+        bank.write(1, key, values, probs[:1])
+
+
+def test_assignments_mark_pixels_without_weight():
+    trace = written_bank(frames=1).last_write
+    a = trace.assignments()
+    assert a.shape == trace.masks.shape
+    zero = trace.weights == 0
+    assert torch.all(a[zero] == 4) and torch.all(a[~zero] < 4)
+
+
+@torch.inference_mode()
+def test_runs_with_a_small_stcn_frame_by_frame():
+    torch.manual_seed(0)
+    model = STCN.small(key_dim=32, similarity="l2").eval()
+    g = torch.Generator().manual_seed(10)
+    frames = torch.rand(3, 1, 3, 64, 96, generator=g)
+    masks = torch.zeros(2, 64, 96)
+    masks[0, 10:30, 10:40] = 1
+    masks[1, 35:60, 50:90] = 1
+    bank = SWEMMemory(num_bases=8)
+    q = model.encode_key(frames[0])
+    bank.write(0, q.key[0], model.encode_value(frames[0], q.f16, masks.unsqueeze(0))[0], masks)
+    for t in (1, 2):
+        q = model.encode_key(frames[t])
+        logits = model.segment(bank.read(q.key[0]).values.unsqueeze(0), q)
+        assert logits.shape == (1, 2, 64, 96)
+        probs = torch.sigmoid(logits[0])
+        bank.write(t, q.key[0], model.encode_value(frames[t], q.f16, probs.unsqueeze(0))[0], probs)
+    assert bank.features_per_object == 32
+
+
+def tiny_video(frames=5):
+    g = np.random.default_rng(0)
+    rgb = g.integers(0, 255, (frames, 48, 64, 3), dtype=np.uint8)
+    masks = np.zeros((frames, 48, 64), np.uint8)
+    masks[:, 5:25, 5:30] = 1
+    masks[:, 28:45, 35:60] = 2
+    return Video.from_arrays("tiny", rgb, masks)
+
+
+def test_propagate_through_the_engine_keeps_the_memory_constant():
+    torch.manual_seed(0)
+    model = STCN.small(key_dim=16).eval()
+    video = tiny_video(6)
+    result = propagate(model, video, "swem", device="cpu")
+    assert result.masks.shape == (6, 48, 64)
+    assert result.memory_bytes[1] == 2 * result.memory_bytes[0]
+    assert len(set(result.memory_bytes[1:].tolist())) == 1
+    traced, bank = swem_views.propagate_traced(model, video, num_bases=8, seed=1)
+    assert [tr.frame_index for tr in bank.history] == [0, 1, 2, 3, 4]  # the last frame is not written
+    assert swem_views.sequential_batch_gap(bank) < 1e-5
+    table = swem_views.weight_disagreement(bank.history)
+    assert len(table) == 5 * 2 and (table["disagree"] <= table["pixels"]).all()
+
+
+def test_time_vs_length_reads_every_length_from_one_causal_run():
+    torch.manual_seed(0)
+    model = STCN.small(key_dim=16).eval()
+    short = swem_views.excerpt(tiny_video(5), 3)
+    assert len(short) == 3 and short.object_ids == [1, 2]
+    table, frames = swem_views.time_vs_length(model, short, {"swem": "swem", "every1": "every1"}, (1, 2, 4),
+                                              progress=False)
+    assert table["frames"].tolist() == [3, 6, 12] * 2
+    assert frames.groupby("memory")["frame"].agg(["min", "max", "count"]).values.tolist() == [[1, 11, 11]] * 2
+    swem_bytes = table.loc[table["memory"] == "swem", "memory_bytes"]
+    every_bytes = table.loc[table["memory"] == "every1", "memory_bytes"].to_numpy()
+    assert swem_bytes.nunique() == 1 and (np.diff(every_bytes) > 0).all()
+
+
+def test_fitted_change_is_the_relative_rise_of_a_robust_line():
+    ramp = np.linspace(10, 30, 41)
+    assert swem_views.fitted_change(ramp) == pytest.approx(2.0)
+    spiky = np.full(41, 10.0)
+    spiky[[3, 17, 30]] = 100.0  # load spikes do not move the line
+    assert swem_views.fitted_change(spiky) == pytest.approx(0.0)
+
+
+def test_count_features_matches_the_paper_shapes_on_a_small_grid():
+    table = swem_views.count_features(frames=3, grid=(3, 4), key_dim=8, value_dim=4, num_bases=5)
+    assert table["swem_features"].tolist() == [10, 20, 20]
+    assert table["all_frames_features"].tolist() == [12, 24, 36]

@@ -1,0 +1,291 @@
+"""The measurements and figures behind the two SWEM notebooks (01 redundancy, 03 weighted EM).
+
+- :func:`plot_redundancy`: SWEM Fig. 2 from :class:`~vosnb.analysis.redundancy.RedundancyReport` s.
+- :func:`propagate_traced`: one video through a :class:`~vosnb.memory.swem.SWEMMemory` that keeps every write's
+  trace; :func:`sequential_batch_gap` (SWEM-5), :func:`count_features` (SWEM-6), :func:`weight_disagreement`
+  (SWEM-4), :func:`time_vs_length` (SWEM-7), :func:`sweep` (number of bases, EM iterations).
+- :func:`plot_weight_maps` (SWEM Fig. 5), :func:`plot_assignments` and :func:`assignment_widget` (step through a
+  video and watch which basis takes each pixel).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from scipy.stats import theilslopes
+from tqdm.auto import tqdm
+
+from vosnb.analysis.redundancy import EDGES, RedundancyReport
+from vosnb.data import DAVIS_PALETTE, Video, repeat_forward_backward
+from vosnb.inference import MemorySpec, PropagationResult, evaluate_model, ground_truth, propagate
+from vosnb.memory import EveryK
+from vosnb.memory.swem import CLASSES, SWEMMemory, WriteTrace, batch_weighted_mean
+from vosnb.metrics import evaluate_sequence, summarize
+
+
+# ------------------------------------------------------------------------------------------------ notebook 01
+def plot_redundancy(reports: Sequence[RedundancyReport]) -> Figure:
+    """SWEM Fig. 2 for each report: inter-frame max similarity (share per bin) and intra-frame pairs per frame
+    (log scale), over pixels (top) and over EM bases (bottom)."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.5))
+    panels = [("inter_pixels", "max cos to frame t−1 pixels", False), ("intra_pixels", "pairs within frame t", True),
+              ("inter_bases", "max cos to frame t−1 bases", False), ("intra_bases", "pairs among frame t bases", True)]
+    for ax, (name, title, per_frame) in zip(axes.flat, panels):
+        for report in reports:
+            hist = report.histograms()[name]
+            values = hist.per_frame() if per_frame else 100 * hist.pooled() / max(hist.total, 1)
+            ax.stairs(values, EDGES, label=report.label + (f" (L={report.num_bases})" if "bases" in name else ""))
+        ax.set_title(title)
+        ax.set_ylabel("pairs per frame" if per_frame else "% of pixels")
+        if per_frame:
+            ax.set_yscale("log")
+        else:  # maxima crowd near 1: start one bin below the lowest occupied bin
+            occupied = min((int(np.flatnonzero(r.histograms()[name].pooled())[0]) for r in reports
+                            if r.histograms()[name].total), default=0)
+            ax.set_xlim(EDGES[max(occupied - 1, 0)], 1.0)
+        ax.set_xlabel("cosine similarity")
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ notebook 03
+def propagate_traced(model: torch.nn.Module, video: Video, *, device: str | torch.device = "cpu",
+                     **swem: object) -> tuple[PropagationResult, SWEMMemory]:
+    """Segment ``video`` through a SWEM bank that keeps every write's trace; return the result and the bank of the
+    objects of frame 0. ``swem`` are :class:`SWEMMemory` arguments (num_bases, tau, em_iters, adaptive, seed)."""
+    result = propagate(model, video, lambda: SWEMMemory(keep_history=True, **swem), device=device)
+    if 0 not in result.banks:
+        raise ValueError(f"video {video.name!r} has no object in frame 0: nothing to trace")
+    return result, result.banks[0]
+
+
+def sequential_batch_gap(bank: SWEMMemory) -> float:
+    """SWEM-5: the largest difference between the bank's sequentially updated state (κ, ν, ζ of ``update``) and the
+    batch weighted mean over every traced frame, relative to the largest entry of each tensor."""
+    if not bank.history or bank.update is None:
+        raise ValueError("the bank needs keep_history=True and at least two writes")
+    stacked = [torch.stack([getattr(tr, name) for tr in bank.history])
+               for name in ("key", "values", "responsibilities")]
+    batch = batch_weighted_mean(bank.initial, *stacked)
+    gaps = [((seq - bat).abs().max() / bat.abs().max()).item()
+            for seq, bat in ((bank.update.kappa, batch.kappa), (bank.update.nu, batch.nu),
+                             (bank.update.zeta, batch.zeta))]
+    return max(gaps)
+
+
+@torch.inference_mode()
+def count_features(frames: int = 3, *, grid: tuple[int, int] = (30, 54), key_dim: int = 128, value_dim: int = 512,
+                   num_bases: int = 128, seed: int = 0) -> pd.DataFrame:
+    """SWEM-6 counted on real banks: after each of ``frames`` random frames on ``grid``, the features a read compares a
+    query with, per object, for SWEM and for a memory of every frame (STCN's features per frame × T)."""
+    g = torch.Generator().manual_seed(seed)
+    swem, every = SWEMMemory(num_bases=num_bases, seed=seed), EveryK(k=1)
+    rows = []
+    for t in range(frames):
+        key = torch.randn(key_dim, *grid, generator=g)
+        values = torch.randn(1, value_dim, *grid, generator=g)
+        probs = (torch.rand(1, 16 * grid[0], 16 * grid[1], generator=g) > 0.7).float()
+        swem.write(t, key, values, probs)
+        every.write(t, key, values, probs)
+        rows.append({"frames": t + 1, "swem_features": swem.features_per_object, "swem_bytes": swem.nbytes,
+                     "all_frames_features": every.num_elements, "all_frames_bytes": every.nbytes})
+    return pd.DataFrame(rows)
+
+
+def weight_disagreement(traces: Sequence[WriteTrace]) -> pd.DataFrame:
+    """SWEM-4 per write and object: pixels where the bases' coarse call (P_fg > ½, Eq. 6) disagrees with the final
+    mask, and the summed weight (w_bg + w_fg, Eq. 7) of disagreeing and agreeing pixels."""
+    rows = []
+    for tr in traces:
+        if tr.coarse_fg is None:
+            raise ValueError("weight_disagreement needs traces of adaptive weights with em_iters ≥ 2")
+        disagree = (tr.coarse_fg > 0.5) != (tr.masks[:, 1] > 0)
+        weight = tr.weights.sum(1)
+        for i in range(weight.shape[0]):
+            rows.append({"frame": tr.frame_index, "object": i, "pixels": int(disagree[i].numel()),
+                         "disagree": int(disagree[i].sum()), "weight_disagree": float(weight[i][disagree[i]].sum()),
+                         "weight_agree": float(weight[i][~disagree[i]].sum())})
+    return pd.DataFrame(rows)
+
+
+def disagreement_summary(per_write: pd.DataFrame) -> dict[str, float]:
+    """Mean weight per disagreeing and per agreeing pixel, pooled over the writes of ``weight_disagreement``."""
+    disagree = per_write["disagree"].sum()
+    agree = per_write["pixels"].sum() - disagree
+    return {"share_disagree": float(disagree / per_write["pixels"].sum()),
+            "weight_disagree": float(per_write["weight_disagree"].sum() / max(disagree, 1)),
+            "weight_agree": float(per_write["weight_agree"].sum() / max(agree, 1))}
+
+
+def j_and_f(videos: Sequence[Video], masks: Mapping[str, np.ndarray]) -> float:
+    """J&F-Mean in points of predicted ``masks`` (by video name) over ``videos``."""
+    scores = [evaluate_sequence(ground_truth(video), masks[video.name], video.name) for video in videos]
+    return 100 * float(summarize(pd.concat(scores, ignore_index=True))["J&F-Mean"])
+
+
+def sweep(model: torch.nn.Module, videos: Sequence[Video], settings: Sequence[Mapping[str, object]], *,
+          device: str | torch.device = "cpu", progress: bool = True) -> pd.DataFrame:
+    """J&F (points) and per-frame time of SWEM memories built with each of ``settings`` (SWEMMemory arguments);
+    each row also names the number of bases, EM iterations and weights the memory used."""
+    rows = []
+    for setting in tqdm(settings, desc="settings", disable=not progress):
+        probe = SWEMMemory(**setting)
+        result = evaluate_model(model, videos, lambda s=dict(setting): SWEMMemory(**s), device=device, progress=False)
+        rows.append({"num_bases": probe.num_bases, "em_iters": probe.em_iters, "adaptive": probe.adaptive,
+                     "J&F": 100 * float(result.summary["J&F-Mean"]), "ms_per_frame": 1000 / result.fps})
+    return pd.DataFrame(rows)
+
+
+def excerpt(video: Video, frames: int) -> Video:
+    """The first ``frames`` frames of ``video`` (every object must start within them)."""
+    late = {k: t for k, t in video.first_frame.items() if t >= frames}
+    if late or not 1 <= frames <= len(video):
+        raise ValueError(f"an excerpt of {frames} of the {len(video)} frames of {video.name!r} must keep every "
+                         f"object; objects starting later: {late}")
+    return Video(f"{video.name}_first{frames}", video.frame_names[:frames], video.object_ids, video.first_frame,
+                 video.height, video.width, video.frame, video.mask)
+
+
+def time_vs_length(model: torch.nn.Module, video: Video, memories: Mapping[str, MemorySpec],
+                   multipliers: Sequence[int] = (1, 5, 10, 20), *, device: str | torch.device = "cpu",
+                   progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SWEM-7: per-frame time along ever longer videos (``repeat_forward_backward``), per memory.
+
+    Inference is causal, so pass n of the longest video is the last pass of the ×n video: one run per memory of
+    the ×max(multipliers) video gives every length (after an untimed warm-up run of ``video``). Returns a table
+    per pass (``ms_per_frame``: the median over pass n, where a growing memory is largest; ``memory_bytes`` held
+    at its end) and the per-frame times (``memory``, ``frame``, ``ms``; frame 0, which only writes, left out) for
+    :func:`fitted_change`."""
+    long = repeat_forward_backward(video, max(multipliers))
+    passes, frames = [], []
+    for name, spec in tqdm(memories.items(), desc=f"{long.name}", disable=not progress):
+        propagate(model, video, spec, device=device)  # untimed warm-up: allocator and kernel caches
+        result = propagate(model, long, spec, device=device)
+        ms = 1000 * result.frame_times
+        for n in multipliers:
+            last_pass = slice((n - 1) * len(video), n * len(video))
+            passes.append({"memory": name, "multiplier": n, "frames": n * len(video),
+                           "ms_per_frame": float(np.median(ms[last_pass])),
+                           "memory_bytes": int(result.memory_bytes[n * len(video) - 1])})
+        frames.append(pd.DataFrame({"memory": name, "frame": np.arange(1, len(long)), "ms": ms[1:]}))
+    return pd.DataFrame(passes), pd.concat(frames, ignore_index=True)
+
+
+def fitted_change(ms: Sequence[float]) -> float:
+    """Relative change of the per-frame time from the first to the last frame along a robust straight line
+    (Theil–Sen) through every frame: less at the mercy of a load spike on a shared machine than two medians."""
+    y = np.asarray(ms, dtype=np.float64)
+    slope, intercept, _, _ = theilslopes(y, np.arange(len(y)))
+    return float(slope * (len(y) - 1) / intercept)
+
+
+def plot_time_vs_length(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> Figure:
+    """Per-frame time and memory held vs video length, one line per memory."""
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, rows in table.groupby("memory", sort=False):
+        kw = {"color": colors[name]} if colors and name in colors else {}
+        ax_t.plot(rows["frames"], rows["ms_per_frame"], "o-", label=name, **kw)
+        ax_m.plot(rows["frames"], rows["memory_bytes"] / 2**20, "o-", label=name, **kw)
+    ax_t.set(xlabel="video length (frames)", ylabel="ms per frame (median, last pass)", ylim=(0, None))
+    ax_m.set(xlabel="video length (frames)", ylabel="memory held (MiB)")
+    ax_t.legend()
+    return fig
+
+
+def plot_sweep(table: pd.DataFrame, parameter: str) -> Figure:
+    """J&F and per-frame time against one swept parameter."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    rows = table.sort_values(parameter)
+    ax.plot(rows[parameter], rows["J&F"], "o-", color="C3")
+    ax.set(xlabel=parameter, ylabel="J&F", xscale="log")
+    ax.minorticks_off()
+    ax.set_xticks(rows[parameter].tolist(), [str(v) for v in rows[parameter]])
+    twin = ax.twinx()
+    twin.plot(rows[parameter], rows["ms_per_frame"], "s--", color="grey")
+    twin.set_ylabel("ms per frame", color="grey")
+    twin.grid(False)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ images
+def overlay(frame: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """``frame`` with the objects of ``mask`` tinted in the DAVIS palette."""
+    colours = DAVIS_PALETTE[mask].astype(np.float32)
+    tinted = np.where(mask[..., None] > 0, (1 - alpha) * frame + alpha * colours, frame)
+    return tinted.astype(np.uint8)
+
+
+def _upsample(grid_map: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """A stride-16 map ``[h, w]`` at frame resolution (nearest), cropped like the engine's padding."""
+    h, w = grid_map.shape
+    full = F.interpolate(grid_map[None, None].float(), size=(16 * h, 16 * w), mode="nearest")[0, 0]
+    top, left = (16 * h - height) // 2, (16 * w - width) // 2
+    return full[top:top + height, left:left + width].numpy()
+
+
+def plot_weight_maps(video: Video, predictions: Mapping[str, np.ndarray], traces: Sequence[WriteTrace],
+                     frames: Sequence[int], object_index: int = 0) -> Figure:
+    """SWEM Fig. 5: each memory's prediction on ``frames`` (one row per entry of ``predictions``), then the adaptive
+    weight map (w_bg + w_fg of object ``object_index``) of the write of that frame: bright = hard pixel."""
+    by_frame = {tr.frame_index: tr for tr in traces}
+    rows = len(predictions) + 1
+    fig, axes = plt.subplots(rows, len(frames), figsize=(2.6 * len(frames), 1.6 * rows), squeeze=False)
+    for col, t in enumerate(frames):
+        for row, (name, masks) in enumerate(predictions.items()):
+            axes[row, col].imshow(overlay(video.frame(t), masks[t]))
+            axes[row, 0].set_ylabel(name)
+        axes[0, col].set_title(f"frame {t}")
+        weight = by_frame[t].weights[object_index].sum(0)
+        axes[-1, col].imshow(_upsample(weight, video.height, video.width), cmap="magma", vmin=0)
+    axes[-1, 0].set_ylabel("adaptive weight")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    return fig
+
+
+def plot_assignments(video: Video, traces: Sequence[WriteTrace], step: int, object_index: int = 0) -> Figure:
+    """One write of a traced run: the frame with its mask, the basis each pixel is assigned to for the object's
+    foreground and background bases (same colour = same basis across frames; grey = no weight), and the weights."""
+    tr = traces[step]
+    num_bases = tr.responsibilities.shape[-1]
+    assigned = tr.assignments()[object_index]
+    palette = plt.get_cmap("tab20")(np.arange(20))
+    cmap = ListedColormap(np.vstack([palette[np.arange(num_bases) % 20], [[0.85, 0.85, 0.85, 1.0]]]))
+    fig, axes = plt.subplots(1, 4, figsize=(13, 2.6))
+    masks = tr.masks[object_index]
+    mask = _upsample((masks[1] > masks[0]).to(torch.uint8), video.height, video.width).astype(np.uint8)
+    axes[0].imshow(overlay(video.frame(tr.frame_index), mask))
+    axes[0].set_title(f"frame {tr.frame_index} ({tr.bank} bank)")
+    for ax, c in zip(axes[1:3], (CLASSES.index("fg"), CLASSES.index("bg"))):
+        ax.imshow(_upsample(assigned[c], video.height, video.width), cmap=cmap, vmin=0, vmax=num_bases,
+                  interpolation="nearest")
+        used = int(torch.unique(assigned[c][assigned[c] < num_bases]).numel())
+        ax.set_title(f"{CLASSES[c]} bases: {used} of {num_bases} used")
+    axes[3].imshow(_upsample(tr.weights[object_index].sum(0), video.height, video.width), cmap="magma", vmin=0)
+    axes[3].set_title("weight (bg + fg)")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    return fig
+
+
+def assignment_widget(video: Video, traces: Sequence[WriteTrace], object_index: int = 0) -> ipywidgets.interactive:
+    """A slider over the writes of a traced run showing :func:`plot_assignments` (an ipywidgets ``interactive``;
+    display it as a cell's last expression)."""
+    def show(step: int) -> None:
+        fig = plot_assignments(video, traces, step, object_index)
+        plt.show()
+        plt.close(fig)
+
+    slider = ipywidgets.IntSlider(value=0, min=0, max=len(traces) - 1, description="write")
+    return ipywidgets.interactive(show, step=slider)
