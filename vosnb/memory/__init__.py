@@ -6,7 +6,7 @@ import inspect
 import re
 from collections.abc import Callable
 
-from vosnb.memory.affinity import (SIMILARITIES, ContributionTracker, readout, similarity, softmax_weights,
+from vosnb.memory.affinity import (SIMILARITIES, ContributionTracker, readout, select_top_k, similarity, softmax_weights,
                                    top_k_mask)
 from vosnb.memory.base import EveryK, FirstAndLatest, KeyValueMemory, MemoryBank, Readout
 
@@ -46,5 +46,5 @@ def make_memory(spec: str, **kwargs) -> MemoryBank:
 
 
 __all__ = ["SIMILARITIES", "ContributionTracker", "EveryK", "FirstAndLatest", "KeyValueMemory", "MemoryBank",
-           "MemoryFactory", "Readout", "make_memory", "readout", "similarity", "softmax_weights",
+           "MemoryFactory", "Readout", "make_memory", "readout", "select_top_k", "similarity", "softmax_weights",
            "top_k_mask"]

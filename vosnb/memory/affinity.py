@@ -43,34 +43,42 @@ def similarity(mem_key: Tensor, query_key: Tensor, kind: str = "l2", *, temperat
     return (2 * torch.bmm(mem_key.transpose(1, 2), query_key) - a_sq) * scale
 
 
-def top_k_mask(affinity: Tensor, top_k: int) -> Tensor:
-    """Boolean mask of the ``top_k`` largest entries over the memory axis, ties broken towards the lower index.
+def select_top_k(affinity: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The ``k`` largest affinities over the memory axis and their indices, ties broken towards the lower index.
 
-    ``torch.topk`` leaves the order of equal values unspecified; we take the k-th value as a threshold, keep
-    everything above it and fill the remaining places with the earliest entries equal to it, so the selection is
-    the same on every run and device.
+    ``torch.topk`` leaves the order of equal values unspecified. A query column is ambiguous only when its k-th and
+    (k+1)-th largest values are equal; those (rare) columns are re-ranked with a stable sort, so the selection is
+    the same on every run and device while the common case costs a single ``topk``.
     """
-    m = affinity.shape[1]
-    if top_k >= m:
+    values, index = torch.topk(affinity, min(k + 1, affinity.shape[1]), dim=1)
+    ambiguous = (values[:, k - 1] == values[:, k]).nonzero(as_tuple=True) if values.shape[1] > k else ()
+    values, index = values[:, :k], index[:, :k]
+    if ambiguous and ambiguous[0].numel():
+        columns = affinity[ambiguous[0], :, ambiguous[1]]  # [P, M]
+        order = torch.sort(columns, dim=1, descending=True, stable=True).indices[:, :k]
+        index[ambiguous[0], :, ambiguous[1]] = order
+        values[ambiguous[0], :, ambiguous[1]] = torch.gather(columns, 1, order)
+    return values, index
+
+
+def top_k_mask(affinity: Tensor, k: int) -> Tensor:
+    """Boolean mask of the entries :func:`select_top_k` selects."""
+    if k >= affinity.shape[1]:
         return torch.ones_like(affinity, dtype=torch.bool)
-    kth = torch.topk(affinity, top_k, dim=1).values[:, -1:, :]  # [B, 1, Q]
-    above = affinity > kth
-    equal = affinity == kth
-    room = top_k - above.sum(1, keepdim=True)
-    return above | (equal & (torch.cumsum(equal.int(), dim=1) <= room))
+    mask = torch.zeros_like(affinity, dtype=torch.bool)
+    return mask.scatter_(1, select_top_k(affinity, k)[1], True)
 
 
 def softmax_weights(affinity: Tensor, top_k: int | None = None) -> Tensor:
     """Readout weights ``W`` (STCN Eq. 2): softmax over memory, optionally over the ``top_k`` entries only.
 
-    The maximum is subtracted before exponentiation; entries outside the top-k get weight exactly 0.
+    With ``top_k`` the softmax runs over the kept values (maximum subtracted) and is scattered back into zeros, as
+    STCN's inference does: entries outside the top-k get weight exactly 0 and cost no exponential.
     """
-    if top_k is None:
+    if top_k is None or top_k >= affinity.shape[1]:
         return torch.softmax(affinity, dim=1)
-    keep = top_k_mask(affinity, top_k)
-    shifted = affinity - affinity.max(dim=1, keepdim=True).values
-    exp = torch.where(keep, shifted.exp(), torch.zeros((), dtype=affinity.dtype, device=affinity.device))
-    return exp / exp.sum(1, keepdim=True)
+    values, index = select_top_k(affinity, top_k)
+    return torch.zeros_like(affinity).scatter_(1, index, torch.softmax(values, dim=1))
 
 
 def readout(values: Tensor, weights: Tensor) -> Tensor:

@@ -1,0 +1,210 @@
+"""What a memory read costs: FLOPs and bytes counted from the shapes (STCN Table 2), and timing helpers (STCN §6.2).
+
+Shapes follow STCN §3.2: ``T`` memory frames of ``H × W`` stride-16 positions give ``M = T·H·W`` memory elements and
+``Q = H·W`` query elements; keys have ``Ck`` channels, values ``Cv``.
+
+Counting convention (STCN-3). Table 2's figures are reproduced by these counts in binary units:
+- dot product (Eq. 3): the matrix product ``(k^M)ᵀ k^Q``, ``2·Ck·M·Q`` FLOPs (a multiply and an add per term);
+- cosine: the same product plus normalising both key sets (square, sum, divide: ``3·Ck`` per vector);
+- L2 (Eq. 5, App. A Alg. 1): the product, ``‖k^M‖²`` (``2·Ck·M``), and three element-wise passes over the
+  ``M × Q`` affinity, as in the authors' ``(2*ab - a_sq) / math.sqrt(CK)``;
+- "G" FLOPs are ``2³⁰`` FLOPs and "MB" of keys are ``2²⁰`` bytes of fp32 memory *and* query keys.
+:func:`unit_conventions` tries the alternatives, so a notebook can show which convention the paper used.
+"""
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+
+from vosnb.memory import KeyValueMemory
+from vosnb.plotting import color
+from vosnb.runtime import synchronize
+
+GIB = 2**30
+MIB = 2**20
+PAPER_TABLE2 = pd.DataFrame(
+    [("dot", 128, 6.26, 8.70), ("cosine", 128, 6.26, 8.70), ("l2", 128, 6.33, 8.70),
+     ("dot", 64, 3.13, 4.35), ("cosine", 64, 3.13, 4.35), ("l2", 64, 3.20, 4.35)],
+    columns=["similarity", "key_dim", "gflops", "key_mb"],
+)
+"""STCN Table 2's cost columns: "# FLOPs (G)" of Eq. 3/4 with T = 10 and "Size of keys (MB)"."""
+STCN_DESIGN = "STCN (shared affinity)"
+STM_DESIGN = "STM (affinity per object)"
+
+
+def memory_sizes(frames: int = 10, height: int = 480, width: int = 864, stride: int = 16) -> tuple[int, int]:
+    """``(M, Q) = (T·H·W, H·W)`` at stride ``stride`` for ``frames`` memory frames of ``height × width`` pixels."""
+    for name, value in (("frames", frames), ("height", height), ("width", width), ("stride", stride)):
+        if value < 1:
+            raise ValueError(f"{name}={value} must be a positive integer")
+    if height % stride or width % stride:
+        raise ValueError(f"height={height} and width={width} must be multiples of stride={stride} (pad the frame)")
+    hw = (height // stride) * (width // stride)
+    return frames * hw, hw
+
+
+def affinity_flops(key_dim: int, memory_size: int, query_size: int, kind: str = "l2") -> int:
+    """FLOPs of the affinity ``S`` (Eq. 3 for dot, Eq. 4/5 for cosine and L2), counted as in the module docstring."""
+    ck, m, q = key_dim, memory_size, query_size
+    product = 2 * ck * m * q
+    if kind == "dot":
+        return product
+    if kind == "cosine":
+        return product + 3 * ck * (m + q)
+    if kind == "l2":
+        return product + 2 * ck * m + 3 * m * q
+    raise ValueError(f"kind={kind!r}; expected 'dot', 'cosine' or 'l2'")
+
+
+def readout_flops(value_dim: int, memory_size: int, query_size: int, num_objects: int = 1) -> int:
+    """FLOPs of the readout ``v^Q = v^M W`` (Eq. 2), repeated for each object: ``2·N·Cv·M·Q``."""
+    return 2 * num_objects * value_dim * memory_size * query_size
+
+
+def key_bytes(key_dim: int, memory_size: int, query_size: int, bytes_per_element: int = 4) -> int:
+    """Bytes of the memory and query keys, ``Ck·(M + Q)`` elements (fp32 by default)."""
+    return key_dim * (memory_size + query_size) * bytes_per_element
+
+
+def table2_costs(frames: int = 10, height: int = 480, width: int = 864, stride: int = 16) -> pd.DataFrame:
+    """Table 2's cost columns recounted from the shapes: rows in the paper's order, FLOPs in 2³⁰ and keys in 2²⁰
+    bytes (fp32), unrounded, beside the paper's values."""
+    m, q = memory_sizes(frames, height, width, stride)
+    rows = PAPER_TABLE2.rename(columns={"gflops": "paper_gflops", "key_mb": "paper_key_mb"}).copy()
+    rows["gflops"] = [affinity_flops(ck, m, q, kind) / GIB for kind, ck in zip(rows.similarity, rows.key_dim)]
+    rows["key_mb"] = [key_bytes(ck, m, q) / MIB for ck in rows.key_dim]
+    return rows[["similarity", "key_dim", "gflops", "paper_gflops", "key_mb", "paper_key_mb"]]
+
+
+def unit_conventions(frames: int = 10, height: int = 480, width: int = 864, stride: int = 16) -> pd.DataFrame:
+    """Every combination of FLOP unit (10⁹ or 2³⁰), byte unit (10⁶ or 2²⁰) and keys counted (memory only, or memory
+    and query) with the number of Table 2's twelve cost cells it reproduces to two decimals."""
+    m, q = memory_sizes(frames, height, width, stride)
+    rows = []
+    for (flop_name, flop_unit), (byte_name, byte_unit), (keys_name, query) in itertools.product(
+            (("10^9", 1e9), ("2^30", GIB)), (("10^6", 1e6), ("2^20", MIB)), (("memory", 0), ("memory+query", q))):
+        matches = 0
+        for row in PAPER_TABLE2.itertuples():
+            matches += round(affinity_flops(row.key_dim, m, q, row.similarity) / flop_unit, 2) == row.gflops
+            matches += round(key_bytes(row.key_dim, m, query) / byte_unit, 2) == row.key_mb
+        rows.append({"flop_unit": flop_name, "byte_unit": byte_name, "keys": keys_name,
+                     "cells_matched": int(matches), "of": 2 * len(PAPER_TABLE2)})
+    return pd.DataFrame(rows).sort_values("cells_matched", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def time_callable(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
+                  device: torch.device | str = "cpu") -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls, the device
+    synchronised before each clock read."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats={repeats} must be ≥ 1 and warmup={warmup} ≥ 0")
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        tic = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def matmul_rate(size: int = 2048, repeats: int = 5, device: torch.device | str = "cpu",
+                dtype: torch.dtype = torch.float32) -> float:
+    """The machine's measured matrix-product rate in FLOP/s: ``2·n³`` over the median time of an ``n × n`` product."""
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=g, device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=g, device=device, dtype=dtype)
+    return 2 * size**3 / time_callable(lambda: a @ b, repeats=repeats, warmup=1, device=device)
+
+
+def _bank(keys: torch.Tensor, values: torch.Tensor, similarity: str, top_k: int | None) -> KeyValueMemory:
+    """A :class:`KeyValueMemory` holding ``keys [Ck, T, h, w]`` and ``values [N, Cv, T, h, w]`` (T frames)."""
+    bank = KeyValueMemory(similarity=similarity, top_k=top_k)
+    for t in range(keys.shape[1]):
+        bank.append(t, keys[:, t], values[:, :, t])
+    return bank
+
+
+def matching_banks(num_objects: int, *, frames: int = 10, height: int = 30, width: int = 54, key_dim: int = 64,
+                   value_dim: int = 512, similarity: str = "l2", top_k: int | None = 20, seed: int = 0,
+                   device: torch.device | str = "cpu") -> tuple[KeyValueMemory, list[KeyValueMemory], torch.Tensor]:
+    """Random memories for ``num_objects`` objects at stride-16 size ``height × width`` (STCN-7, §3.2 / §6.2):
+
+    - STCN: one bank whose keys serve all objects (keys come from the image alone);
+    - STM: one bank per object with keys of its own (STM's memory encoder sees the object's mask), so each object
+      needs its own affinity;
+    and a query key ``[Ck, h, w]``. Returns ``(stcn_bank, stm_banks, query_key)``.
+    """
+    if num_objects < 1:
+        raise ValueError(f"num_objects={num_objects} must be ≥ 1")
+    g = torch.Generator(device=device).manual_seed(seed)
+    shape = (frames, height, width)
+    values = torch.randn(num_objects, value_dim, *shape, generator=g, device=device)
+    shared = _bank(torch.randn(key_dim, *shape, generator=g, device=device), values, similarity, top_k)
+    per_object = [_bank(torch.randn(key_dim, *shape, generator=g, device=device), values[i: i + 1], similarity, top_k)
+                  for i in range(num_objects)]
+    query = torch.randn(key_dim, height, width, generator=g, device=device)
+    return shared, per_object, query
+
+
+def matching_time_vs_objects(num_objects: Sequence[int] = (1, 2, 4, 8), *, frames: int = 10, height: int = 30,
+                             width: int = 54, key_dim: int = 64, value_dim: int = 512, similarity: str = "l2",
+                             top_k: int | None = 20, repeats: int = 5, seed: int = 0,
+                             device: torch.device | str = "cpu") -> pd.DataFrame:
+    """Median seconds of one query frame's memory matching vs the number of objects m, STCN vs STM (STCN-7).
+
+    Two parts per design: ``matching`` is the affinity and its (top-k) softmax, the ``W`` of Eq. 1 — computed once
+    by STCN, once per object by STM; ``matching+readout`` adds Eq. 2, which both designs repeat per object. The
+    defaults are the paper's shapes (T = 10 memory frames, 480×864 at stride 16, Ck = 64, Cv = 512, k = 20).
+    Every (m, design, part) is timed once per round, in a shuffled order (seeded), after one untimed round; the
+    rounds are repeated ``repeats`` times so that changes in machine load and order effects (caches, allocator)
+    fall on all cells alike, and the median over rounds is kept.
+    Returns one row per (m, design, part) with ``seconds``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats} must be ≥ 1")
+    cells: dict[tuple[int, str, str], Callable[[], object]] = {}
+    for m in num_objects:
+        shared, per_object, query = matching_banks(m, frames=frames, height=height, width=width, key_dim=key_dim,
+                                                   value_dim=value_dim, similarity=similarity, top_k=top_k,
+                                                   seed=seed, device=device)
+        cells[m, STCN_DESIGN, "matching"] = lambda b=shared, q=query: b.weights(q)
+        cells[m, STM_DESIGN, "matching"] = lambda bs=per_object, q=query: [b.weights(q) for b in bs]
+        cells[m, STCN_DESIGN, "matching+readout"] = lambda b=shared, q=query: b.read(q)
+        cells[m, STM_DESIGN, "matching+readout"] = lambda bs=per_object, q=query: [b.read(q) for b in bs]
+    keys = list(cells)
+    times: dict[tuple[int, str, str], list[float]] = {key: [] for key in keys}
+    order = np.random.default_rng(seed)
+    with torch.inference_mode():
+        for round_ in range(repeats + 1):
+            for i in order.permutation(len(keys)):
+                seconds = time_callable(cells[keys[i]], repeats=1, warmup=0, device=device)
+                if round_:
+                    times[keys[i]].append(seconds)
+    return pd.DataFrame([{"objects": m, "design": design, "part": part, "seconds": statistics.median(t)}
+                         for (m, design, part), t in times.items()])
+
+
+def plot_matching_times(axes: Sequence[Axes], table: pd.DataFrame) -> None:
+    """§6.2 / Fig. 5 as curves: median milliseconds vs the number of objects, one panel per part of
+    :func:`matching_time_vs_objects` (``axes`` holds one axis per part), one line per design."""
+    parts = list(dict.fromkeys(table["part"]))
+    if len(axes) != len(parts):
+        raise ValueError(f"{len(parts)} parts {parts} but {len(axes)} axes")
+    for ax, part in zip(axes, parts):
+        for design, key in ((STCN_DESIGN, "stcn"), (STM_DESIGN, "stm")):
+            rows = table[(table["part"] == part) & (table["design"] == design)].sort_values("objects")
+            ax.plot(rows["objects"], 1000 * rows["seconds"], marker="o", color=color(key), label=design)
+        ax.set(xlabel="objects m", ylabel="median ms per query frame", title=part, ylim=(0, None))
+        ax.set_xticks(sorted(table["objects"].unique()))
+    axes[0].legend()
