@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vosnb.data.io import image_size, read_frame, read_mask, read_optional_mask
+from vosnb.data.io import image_size, read_mask, read_optional_mask, video_from_folders
 from vosnb.data.video import Video
 from vosnb.errors import DataError
 
@@ -114,13 +114,4 @@ class DavisDataset:
         if not first_frame:
             raise DataError(f"{first_mask_path}: no object ids in the annotations of sequence {name!r}")
         image_dir, mask_dir = self.image_dir / name, self.mask_dir / name
-        return Video(
-            name=name,
-            frame_names=frame_names,
-            object_ids=list(first_frame),
-            first_frame=first_frame,
-            height=height,
-            width=width,
-            frame_loader=lambda t: read_frame(image_dir / f"{frame_names[t]}.jpg", (height, width)),
-            mask_loader=lambda t: read_optional_mask(mask_dir / f"{frame_names[t]}.png", (height, width)),
-        )
+        return video_from_folders(name, frame_names, first_frame, (height, width), image_dir, mask_dir)

@@ -157,3 +157,23 @@ def write_davis_sequence(
         for stem, frame in zip(names, frames):
             write_frame(frame_dir / f"{stem}.jpg", frame, jpeg_quality, atomic)
     return mask_dir
+
+
+def video_from_folders(name: str, frame_names: Sequence[str], first_frame: dict[int, int], size: tuple[int, int],
+                       image_dir: Path, mask_dir: Path) -> "Video":
+    """A lazily loaded :class:`Video` over ``image_dir/<stem>.jpg`` and ``mask_dir/<stem>.png`` (the DAVIS and
+    YouTube-VOS folder layouts share this); frames without a mask file read as None."""
+    from vosnb.data.video import Video
+
+    names = list(frame_names)
+    height, width = size
+    return Video(
+        name=name,
+        frame_names=names,
+        object_ids=list(first_frame),
+        first_frame=first_frame,
+        height=height,
+        width=width,
+        frame_loader=lambda t: read_frame(image_dir / f"{names[t]}.jpg", (height, width)),
+        mask_loader=lambda t: read_optional_mask(mask_dir / f"{names[t]}.png", (height, width)),
+    )

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from vosnb.data.io import image_size, read_frame, read_optional_mask
+from vosnb.data.io import image_size, read_optional_mask, video_from_folders
 from vosnb.data.video import Video
 from vosnb.errors import DataError
 
@@ -73,13 +73,4 @@ class YouTubeVOSDataset:
             first_frame[int(key)] = index[stems[0]]
         if not first_frame:
             raise DataError(f"{self.split_dir / 'meta.json'}: sequence {name!r} lists no objects")
-        return Video(
-            name=name,
-            frame_names=frame_names,
-            object_ids=list(first_frame),
-            first_frame=first_frame,
-            height=height,
-            width=width,
-            frame_loader=lambda t: read_frame(image_dir / f"{frame_names[t]}.jpg", (height, width)),
-            mask_loader=lambda t: read_optional_mask(mask_dir / f"{frame_names[t]}.png", (height, width)),
-        )
+        return video_from_folders(name, frame_names, first_frame, (height, width), image_dir, mask_dir)
