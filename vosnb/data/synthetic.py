@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -115,8 +116,18 @@ def split_plan(config: SynthConfig, split: str) -> list[tuple[str, SequenceConfi
     return plan
 
 
+def _source_digest() -> str:
+    """sha256 of the generator's own source files: a set built by other code (even under the same
+    GENERATOR_VERSION) is not mistaken for up to date."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in ("synthetic.py", "scene.py", "textures.py", "io.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
 def _config_record(config: SynthConfig) -> dict:
-    return {"version": GENERATOR_VERSION, "config": dataclasses.asdict(config)}
+    return {"version": GENERATOR_VERSION, "source": _source_digest(), "config": dataclasses.asdict(config)}
 
 
 def _is_complete(root: Path, config: SynthConfig) -> bool:
@@ -125,7 +136,7 @@ def _is_complete(root: Path, config: SynthConfig) -> bool:
         manifest = json.loads((root / "synthetic.json").read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    if {k: manifest.get(k) for k in ("version", "config")} != _config_record(config):
+    if {k: manifest.get(k) for k in ("version", "source", "config")} != _config_record(config):
         return False
     for split in SPLITS:
         sequences = manifest.get("splits", {}).get(split, {}).get("sequences", {})
