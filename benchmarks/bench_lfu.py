@@ -28,7 +28,7 @@ from vosnb.memory.lfu import LFUMemory
 from vosnb.runtime import resolve_device, seed_everything, synchronize
 
 CK, CV, GRID, OBJECTS, CAPACITY, TOP_K, K = 64, 512, (30, 54), 2, 2.0, 20, 5
-STATE = ("keys", "values", "frame_of", "index", "position")
+STATE = ("keys", "value_rows", "frame_of", "index", "position")
 
 
 def median_ms(step: Callable[[], object], device: torch.device, repeats: int, before: Callable[[], None] = lambda: None,
@@ -79,7 +79,7 @@ def main() -> None:
             setattr(lfu, name, value)
 
     with torch.inference_mode():
-        weights = plain.weights(query)[0]
+        weights = plain.match(query)
         read = median_ms(lambda: plain.read(query), device, args.repeats)
         update = median_ms(lambda: lfu.update_index(weights), device, args.repeats)
         evict = median_ms(lambda: lfu.evict(2 * K, GRID[0] * GRID[1]), device, args.repeats, before=restore)

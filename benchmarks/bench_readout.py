@@ -1,89 +1,128 @@
-"""The L2 top-k memory read at STCN's paper shapes: median milliseconds against the naive form and the floor.
+"""The STCN memory read at the paper's shapes: the dense formulation against vosnb's top-k read (Eq. 2).
 
-Shapes (STCN §3.2, Table 2): T = 10 memory frames of 30 × 54 (480×864 at stride 16: M = 16,200 memory and
-Q = 1,620 query elements), Ck = 64, Cv = 512, top-k with k = 20, 1–5 objects sharing one affinity.
+Shapes (STCN §3.2, Table 2): T = 10 or 50 memory frames of 30 × 54 (480×864 at stride 16: M = T·1,620 memory and
+Q = 1,620 query elements), Ck = 64, Cv = 512, top-k with k = 20, 1 or 5 objects sharing one affinity.
 
-- ``efficient``: :meth:`vosnb.memory.KeyValueMemory.read`: the affinity ``2 k·q − ‖k‖²`` (Eq. 5), the top-k softmax
-  and one readout ``v^M W`` (Eq. 2) for all objects;
-- ``naive``: the same read with the affinity ``−‖k − q‖²`` materialised as Eq. 4 is written (a ``Ck × M × Q``
-  difference, here in chunks of query elements so that it fits in memory);
-- ``floor``: the FLOPs of the read's matrix products (affinity and readout, :mod:`vosnb.analysis.costs`) divided by
-  the machine's measured matrix-product rate: no implementation of this read can be faster on this machine.
+- ``baseline``: the straightforward dense formulation, as the authors' inference computes it: the L2 affinity
+  ``(2ab − a²)/√Ck`` (Eq. 5), ``topk`` over the memory axis, the softmax of the kept values scattered into a
+  preallocated dense ``[M, Q]`` buffer zeroed in place, then one matrix product ``v^M W`` per object (Eq. 2);
+- ``new``: :meth:`vosnb.memory.KeyValueMemory.read`, which at these shapes keeps the weights sparse
+  (:func:`vosnb.memory.use_sparse_read`): the affinity query-major, ``topk`` along its contiguous rows, and each
+  query's readout summed from its k kept value vectors.
 
-A breakdown of the efficient read (affinity, top-k softmax, full softmax, readout per object) follows the table.
+Both run in interleaved rounds after a warm-up round (:func:`vosnb.timing.time_interleaved`: baseline, new,
+baseline, new, ...). A row gives each one's median wall milliseconds with the interquartile range, the speed-up as
+the median of the per-round ratios with its order-statistic interval (and the same from process CPU time), and the
+largest absolute difference between the two readouts. A breakdown of one read into its steps follows.
 Nothing here is a unit test. Usage::
 
-    python benchmarks/bench_readout.py [--objects 1 2 3 4 5] [--repeats 5] [--naive-repeats 3] [--device auto]
-                                       [--threads N] [--chunk 128]
+    python benchmarks/bench_readout.py [--frames 10 50] [--objects 1 5] [--threads 1 2] [--repeats 5]
+                                       [--device cpu] [--autocast]
 """
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 
-import pandas as pd
 import torch
 
-from vosnb.analysis.costs import affinity_flops, matching_banks, matmul_rate, readout_flops, time_callable
-from vosnb.memory import KeyValueMemory, readout, similarity, softmax_weights
+from vosnb.analysis.costs import matching_banks
+from vosnb.memory import KeyValueMemory, readout, similarity, top_k_weights
 from vosnb.runtime import resolve_device
+from vosnb.timing import time_interleaved
 
-FRAMES, HEIGHT, WIDTH, KEY_DIM, VALUE_DIM, TOP_K = 10, 30, 54, 64, 512, 20
+HEIGHT, WIDTH, KEY_DIM, VALUE_DIM, TOP_K = 30, 54, 64, 512, 20
 
 
-def naive_read(bank: KeyValueMemory, query_key: torch.Tensor, chunk: int) -> torch.Tensor:
-    """The bank's read with the L2 affinity computed as ``−‖k − q‖²`` (Eq. 4), ``chunk`` query elements at a time."""
-    keys = bank.keys.unsqueeze(0)
+class DenseRead:
+    """The baseline read of one query over ``bank``'s keys and values, in the authors' layout and order."""
+
+    def __init__(self, bank: KeyValueMemory) -> None:
+        self.keys = bank.keys.unsqueeze(0)  # [1, Ck, M]
+        self.values = [v.contiguous().unsqueeze(0) for v in bank.values]  # per object [1, Cv, M]
+        size = self.keys.shape[2]
+        self.buffer = self.keys.new_zeros(1, size, HEIGHT * WIDTH)  # the dense weights, reused by every read
+
+    def affinity(self, query: torch.Tensor) -> torch.Tensor:
+        """Eq. 5 as the authors write it: ``(2*ab - a_sq) / sqrt(Ck)``, ``[1, M, Q]``."""
+        a_sq = self.keys.pow(2).sum(1).unsqueeze(2)
+        return (2 * torch.bmm(self.keys.transpose(1, 2), query) - a_sq) / math.sqrt(KEY_DIM)
+
+    def weights(self, affinity: torch.Tensor) -> torch.Tensor:
+        """The top-k softmax scattered into the buffer, zeroed in place."""
+        values, index = torch.topk(affinity, TOP_K, dim=1)
+        return self.buffer.zero_().scatter_(1, index, torch.softmax(values, dim=1))
+
+    def __call__(self, query_key: torch.Tensor) -> torch.Tensor:
+        """Readouts ``[N, Cv, Q]`` of a query key ``[Ck, h, w]``: one matrix product per object."""
+        weights = self.weights(self.affinity(query_key.flatten(1).unsqueeze(0)))
+        return torch.cat([torch.bmm(v, weights) for v in self.values])
+
+
+def breakdown(bank: KeyValueMemory, dense: DenseRead, query_key: torch.Tensor, repeats: int,
+              device: torch.device) -> dict[str, float]:
+    """Median milliseconds of each step of both reads (interleaved)."""
     q = query_key.flatten(1).unsqueeze(0)
-    affinity = torch.cat([similarity(keys, q[:, :, i: i + chunk], "l2", naive=True)
-                          for i in range(0, q.shape[2], chunk)], dim=2)
-    return readout(bank.values.unsqueeze(0), softmax_weights(affinity, bank.top_k))
+    keys = bank.keys.unsqueeze(0)
+    aff_mq, aff_qm = dense.affinity(q), similarity(keys, q, "l2", query_major=True)
+    dense_w, sparse_w = dense.weights(aff_mq), top_k_weights(aff_qm, TOP_K, query_major=True)
+    values = bank.values.unsqueeze(0)
+    steps: dict[str, Callable[[], object]] = {
+        "baseline: affinity [M, Q] (Eq. 5)": lambda: dense.affinity(q),
+        f"baseline: top-{TOP_K} softmax into the dense buffer": lambda: dense.weights(aff_mq),
+        "baseline: readout, one matmul per object (Eq. 2)": lambda: [torch.bmm(v, dense_w) for v in dense.values],
+        "new: affinity [Q, M] (Eq. 5, one baddbmm)": lambda: similarity(keys, q, "l2", query_major=True),
+        f"new: top-{TOP_K} along contiguous rows, softmax kept sparse": lambda: top_k_weights(aff_qm, TOP_K,
+                                                                                            query_major=True),
+        "new: readout gathered from the top-k (Eq. 2)": lambda: readout(values, sparse_w),
+    }
+    timing = time_interleaved(steps, repeats=repeats, warmup=1, device=device)
+    return {name: 1000 * timing.median(name) for name in steps}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats of the efficient read (median)")
-    parser.add_argument("--naive-repeats", type=int, default=3, help="timed repeats of the naive read (median)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--chunk", type=int, default=128, help="query elements per chunk of the naive difference")
+    parser.add_argument("--frames", type=int, nargs="+", default=[10, 50], help="memory frames T")
+    parser.add_argument("--objects", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch CPU thread counts")
+    parser.add_argument("--repeats", type=int, default=5, help="timed interleaved rounds (median)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--autocast", action="store_true", help="run both reads under fp16 autocast (CUDA)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    memory_size, query_size = FRAMES * HEIGHT * WIDTH, HEIGHT * WIDTH
-    rate = matmul_rate(device=device)
-    print(f"device {device} | threads {torch.get_num_threads()} | measured matmul rate {rate / 1e9:.1f} GFLOP/s | "
-          f"M = {memory_size}, Q = {query_size}, Ck = {KEY_DIM}, Cv = {VALUE_DIM}, k = {TOP_K}")
-    rows = []
-    with torch.inference_mode():
-        for n in args.objects:
-            bank, _, query = matching_banks(n, frames=FRAMES, height=HEIGHT, width=WIDTH, key_dim=KEY_DIM,
-                                            value_dim=VALUE_DIM, top_k=TOP_K, device=device)
-            efficient = time_callable(lambda: bank.read(query), repeats=args.repeats, device=device)
-            naive = time_callable(lambda: naive_read(bank, query, args.chunk), repeats=args.naive_repeats,
-                                  device=device)
-            flops = affinity_flops(KEY_DIM, memory_size, query_size, "dot") + readout_flops(
-                VALUE_DIM, memory_size, query_size, n)
-            rows.append({"objects": n, "efficient_ms": 1000 * efficient, "naive_ms": 1000 * naive,
-                         "floor_ms": 1000 * flops / rate, "efficient/floor": efficient * rate / flops,
-                         "naive/efficient": naive / efficient})
-            print(f"  {n} object(s): efficient {1000 * efficient:.1f} ms, naive {1000 * naive:.1f} ms", flush=True)
-        print(pd.DataFrame(rows).to_string(index=False, float_format="%.1f"))
-        bank, _, query = matching_banks(1, frames=FRAMES, height=HEIGHT, width=WIDTH, key_dim=KEY_DIM,
+    print(f"device {device} (torch {torch.__version__}, CPU kernels {torch.backends.cpu.get_cpu_capability()}) | "
+          f"autocast fp16 {args.autocast} | Ck {KEY_DIM}, Cv {VALUE_DIM}, k {TOP_K}, frames of {HEIGHT}×{WIDTH} | "
+          f"median of {args.repeats} interleaved rounds after 1 warm-up round")
+    header = (f"{'threads':>7} {'T':>3} {'objects':>7} {'M':>6} | {'baseline ms (IQR)':>18} {'new ms (IQR)':>15} | "
+              f"{'speed-up [interval]':>20} {'cpu speed-up':>12} | {'max |Δ| readout':>15} {'max |readout|':>13}")
+    print(header)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=args.autocast):
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for frames in args.frames:
+                for objects in args.objects:
+                    bank, _, query = matching_banks(objects, frames=frames, height=HEIGHT, width=WIDTH,
+                                                    key_dim=KEY_DIM, value_dim=VALUE_DIM, top_k=TOP_K, device=device)
+                    dense = DenseRead(bank)
+                    reads = {"baseline": lambda: dense(query), "new": lambda: bank.read(query)}
+                    timing = time_interleaved(reads, repeats=args.repeats, warmup=1, device=device)
+                    base, new = dense(query).float(), bank.read(query).values.flatten(2).float()
+                    wall, cpu = timing.ratio("baseline", "new"), timing.ratio("baseline", "new", cpu=True)
+                    print(f"{timing.threads:>7} {frames:>3} {objects:>7} {bank.num_elements:>6} | "
+                          f"{1000 * timing.median('baseline'):>8.1f} ({1000 * timing.iqr('baseline'):>6.1f}) "
+                          f"{1000 * timing.median('new'):>7.1f} ({1000 * timing.iqr('new'):>5.1f}) | "
+                          f"{wall.estimate:>6.2f}× [{wall.low:.2f}, {wall.high:.2f}] {cpu.estimate:>11.2f}× | "
+                          f"{(base - new).abs().max().item():>15.2e} {base.abs().max().item():>13.2f}", flush=True)
+                    del bank, dense, reads
+        print(f"(speed-up interval: the {100 * wall.confidence:.2f}% order-statistic interval of the per-round "
+              "ratios; cpu: the same median from process CPU time)")
+        bank, _, query = matching_banks(1, frames=args.frames[0], height=HEIGHT, width=WIDTH, key_dim=KEY_DIM,
                                         value_dim=VALUE_DIM, top_k=TOP_K, device=device)
-        keys, q = bank.keys.unsqueeze(0), query.flatten(1).unsqueeze(0)
-        affinity = similarity(keys, q, "l2")
-        weights = softmax_weights(affinity, TOP_K)
-        parts = {
-            "affinity (Eq. 5)": lambda: similarity(keys, q, "l2"),
-            f"top-{TOP_K} softmax": lambda: softmax_weights(affinity, TOP_K),
-            "full softmax": lambda: softmax_weights(affinity),
-            "readout, one object (Eq. 2)": lambda: readout(bank.values.unsqueeze(0), weights),
-        }
-        print("\nbreakdown of the efficient read (median ms):")
-        for name, fn in parts.items():
-            print(f"  {name:<28} {1000 * time_callable(fn, repeats=args.repeats, device=device):8.1f}")
+        steps = breakdown(bank, DenseRead(bank), query, args.repeats, device)
+    print(f"\nbreakdown of one read, T = {args.frames[0]}, 1 object, {torch.get_num_threads()} thread(s) (median ms):")
+    for name, ms in steps.items():
+        print(f"  {name:<58} {ms:8.1f}")
 
 
 if __name__ == "__main__":

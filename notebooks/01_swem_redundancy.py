@@ -193,4 +193,4 @@ for report in reports:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ctx.ledger.table()
+ctx.finish()

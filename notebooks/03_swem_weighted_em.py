@@ -98,14 +98,15 @@ distractors = [Video.from_arrays(f"distractor_{i}", *make_sequence(distractor_co
 # After T writes, the `update` bank's bases must equal `(ζ₀κ₀ + Σ_t Σ_pixels z_t x_t) / (ζ₀ + Σ_t Σ_pixels z_t)`
 # computed in one batch from the initial state and every frame's keys and responsibilities (the z of each write's
 # last E step, which is what entered ζ) — the values ν likewise. We run one val sequence with a bank that keeps
-# every write and compare. Rule: the largest difference, relative to each tensor's largest entry, is below 1e-4
-# (float32 round-off).
+# every write and compare. Rule: the largest difference, relative to each tensor's largest entry, is below 1e-9
+# (float64 round-off: on the CPU the bank computes in float64, see "Precision" in `vosnb.memory.swem`). The residual
+# itself depends on the CPU's rounding, so the table shows it as machine-dependent (⏱); the verdict does not.
 
 # %%
 _, bank = swem_views.propagate_traced(model, val[0], device=ctx.device, seed=seed)
 gap = swem_views.sequential_batch_gap(bank)
-ctx.ledger.record("SWEM-5", paper_value="equality", measured=gap, rule=Exact(0.0, atol=1e-4),
-                  unit="max relative difference")
+ctx.ledger.record("SWEM-5", paper_value="equality", measured=gap, rule=Exact(0.0, atol=1e-9),
+                  unit="max relative difference", machine_dependent=True)  # a round-off residual (CPU-dependent)
 print(f"{len(bank.history)} writes; sequential vs batch: largest relative difference {gap:.2e}")
 
 # %% [markdown]
@@ -222,7 +223,7 @@ timed = [swem_views.time_vs_length(model, video, memories, (1, 5, 10, 20), devic
 change = {name: sum(swem_views.fitted_change(frames.loc[frames["memory"] == name, "ms"]) for _, frames in timed)
           / len(timed) for name in memories}
 ctx.ledger.record("SWEM-7", paper_value="flat", measured=change["swem"], rule=Flat(0.10),
-                  unit="relative change of ms/frame over the ×20 video", machine_dependent=True)
+                  unit="relative change of ms/frame over the ×20 video", timing=True)
 by_length = pd.concat([passes for passes, _ in timed]).groupby(["memory", "multiplier"], sort=False)
 by_length = by_length.mean(numeric_only=True).reset_index()
 print(f"{TIMED} fitted change of ms/frame over the ×20 video: "
@@ -267,4 +268,4 @@ swem_views.assignment_widget(example, traced[example.name][1].history)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ctx.ledger.table()
+ctx.finish()

@@ -1,7 +1,15 @@
-"""Shared data fixtures: tiny data sets in the DAVIS and YouTube-VOS layouts, generated in temporary folders."""
+"""Shared data fixtures: tiny data sets in the DAVIS and YouTube-VOS layouts, generated in temporary folders.
+
+At import, before any test or notebook kernel starts: results/ and figures/ go to a temporary folder (the tests
+never rewrite the committed evidence), and the ci profile's numerics are pinned in the environment that the
+notebook kernels inherit (`vosnb.runtime.ci_numerics_env`).
+"""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +18,15 @@ import pytest
 
 from vosnb.data import SequenceConfig, SynthConfig, build_synthetic, make_sequence, write_davis_sequence, write_frame
 from vosnb.data import write_mask
+from vosnb.runtime import OUTPUT_ROOT_ENV, ci_numerics_env
+
+_OUTPUT_ROOT = tempfile.mkdtemp(prefix="vosnb-test-output-")
+os.environ[OUTPUT_ROOT_ENV] = _OUTPUT_ROOT
+os.environ.update(ci_numerics_env())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_OUTPUT_ROOT, ignore_errors=True)
 
 TINY_SYNTH = SynthConfig(
     seed=7, height=48, width=80, val_sequences=2, val_length=8, train_sequences=2, train_length=8, knob_rate=0.0

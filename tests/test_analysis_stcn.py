@@ -58,17 +58,11 @@ def test_bad_shapes_and_kinds_are_refused():
         costs.memory_sizes(frames=0)
     with pytest.raises(ValueError, match="kind='manhattan'"):
         costs.affinity_flops(64, 10, 10, "manhattan")
-    with pytest.raises(ValueError, match="repeats=0"):
-        costs.time_callable(lambda: None, repeats=0)
     with pytest.raises(ValueError, match="num_objects=0"):
         costs.matching_banks(0)
 
 
-def test_time_callable_runs_warmup_plus_repeats_and_returns_a_median():
-    calls = []
-    seconds = costs.time_callable(lambda: calls.append(1), repeats=4, warmup=2)
-    assert len(calls) == 6
-    assert 0 <= seconds < 0.1
+def test_matmul_rate_is_positive():
     assert costs.matmul_rate(size=64, repeats=2) > 0
 
 

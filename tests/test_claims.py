@@ -13,8 +13,8 @@ from nbval.plugin import get_sanitize_patterns
 from pandas.io.formats.style import Styler
 
 from vosnb import claims, cli
-from vosnb.claims import (DIRECTION_ONLY, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Exact, Flat, Greater, Ledger, Less,
-                          NotRun, Ratio)
+from vosnb.claims import (DIRECTION_ONLY, INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Exact, Flat, Greater,
+                          Ledger, Less, NotRun, Ratio)
 from vosnb.errors import ClaimError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,17 +107,21 @@ def test_exact_rejects_non_numbers():
 @pytest.mark.parametrize("rule, d, interval, verdict", [
     (Greater(), 0.5, None, REPRODUCED),
     (Greater(), 0.5, (0.1, 0.9), REPRODUCED),
-    (Greater(), 0.5, (-0.1, 0.9), DIRECTION_ONLY),  # interval includes no effect
+    (Greater(), 0.5, (-0.1, 0.9), INCONCLUSIVE),  # interval includes no effect
+    (Greater(), -0.5, (-0.9, -0.1), NOT_REPRODUCED),  # interval excludes no effect on the wrong side
     (Greater(), 0.0, None, NOT_REPRODUCED),
     (Greater(), -0.5, None, NOT_REPRODUCED),
-    (Greater(margin=1.0), 0.5, None, DIRECTION_ONLY),
+    (Greater(margin=1.0), 0.5, None, NOT_REPRODUCED),  # below the threshold the claim states
     (Greater(margin=1.0), 1.5, (1.1, 1.9), REPRODUCED),
+    (Greater(margin=1.0), 1.5, (0.9, 1.9), INCONCLUSIVE),  # the interval is judged against the threshold
+    (Greater(margin=1.0), 0.5, (0.2, 0.8), NOT_REPRODUCED),
+    (Greater(expected=1.4, tolerance=0.5), 3.0, (2.5, 3.5), DIRECTION_ONLY),
     (Greater(expected=1.4, tolerance=0.5), 1.2, None, REPRODUCED),
     (Greater(expected=1.4, tolerance=0.5), 3.0, None, DIRECTION_ONLY),  # right sign, magnitude off
     (Greater(expected=1.4, tolerance=0.5), -1.4, None, NOT_REPRODUCED),
     (Greater(), float("nan"), None, NOT_REPRODUCED),
     (Less(), -0.5, (-0.9, -0.1), REPRODUCED),
-    (Less(), -0.5, (-0.9, 0.1), DIRECTION_ONLY),
+    (Less(), -0.5, (-0.9, 0.1), INCONCLUSIVE),
     (Less(), 0.5, None, NOT_REPRODUCED),
     (Less(expected=-2.0, tolerance=0.3), -1.8, None, REPRODUCED),
     (Less(expected=-2.0, tolerance=0.3), -1.0, None, DIRECTION_ONLY),
@@ -141,9 +145,10 @@ def test_less_refuses_a_positive_expected_value():
 
 def test_rule_descriptions_state_the_thresholds():
     assert Greater(margin=0.5, expected=1.4, tolerance=0.3).describe() == \
-        "d > 0.5 (interval > 0 if given), |d − 1.4| ≤ 0.3; direction only if d > 0"
-    assert Less().describe() == "d < 0 (interval < 0 if given); direction only if d < 0"
-    assert Ratio(1.34, 0.15).describe().startswith("ratio within ±15% of 1.34")
+        "interval > 0.5; inconclusive if it contains 0.5 (no interval: d > 0.5); direction only unless |d − 1.4| ≤ 0.3"
+    assert Less().describe() == "interval < 0; inconclusive if it contains 0 (no interval: d < 0)"
+    assert Ratio(1.34, 0.15).describe() == ("interval > 1, inconclusive if it contains 1; ratio within ±15% of 1.34, "
+                                            "else direction only")
     assert "10%" in Flat(0.1).describe()
     assert "1e-06" in Exact(3.0).describe()
 
@@ -151,7 +156,9 @@ def test_rule_descriptions_state_the_thresholds():
 @pytest.mark.parametrize("rule, ratio, interval, verdict", [
     (Ratio(1.34, 0.15), 1.30, None, REPRODUCED),
     (Ratio(1.34, 0.15), 1.30, (1.1, 1.5), REPRODUCED),
-    (Ratio(1.34, 0.15), 1.30, (0.9, 1.5), DIRECTION_ONLY),  # interval includes 1
+    (Ratio(1.34, 0.15), 1.30, (0.9, 1.5), INCONCLUSIVE),  # interval includes 1
+    (Ratio(1.34, 0.15), 0.80, (0.7, 0.9), NOT_REPRODUCED),
+    (Ratio(1.34, 0.15), 2.00, (1.8, 2.2), DIRECTION_ONLY),
     (Ratio(1.34, 0.15), 1.05, None, DIRECTION_ONLY),
     (Ratio(1.34, 0.15), 2.00, None, DIRECTION_ONLY),
     (Ratio(1.34, 0.15), 0.90, None, NOT_REPRODUCED),
@@ -173,7 +180,8 @@ def test_ratio_refuses_meaningless_settings(kwargs):
 
 @pytest.mark.parametrize("change, interval, verdict", [
     (0.05, None, REPRODUCED), (-0.1, None, REPRODUCED), (0.11, None, NOT_REPRODUCED), (-0.5, None, NOT_REPRODUCED),
-    (0.05, (-0.02, 0.08), REPRODUCED), (0.05, (-0.02, 0.2), NOT_REPRODUCED),
+    (0.05, (-0.02, 0.08), REPRODUCED), (0.05, (-0.02, 0.2), INCONCLUSIVE), (0.3, (0.2, 0.4), NOT_REPRODUCED),
+    (-0.3, (-0.4, -0.2), NOT_REPRODUCED),
 ])
 def test_flat(change, interval, verdict):
     assert Flat(0.1).verdict(change, interval) == verdict
@@ -207,8 +215,10 @@ def test_record_stores_every_field_and_the_computed_verdict(tmp_path):
     rec = book.record("STCN-4", "Gini 44.0 vs 31.8", np.float32(8.5), Greater(expected=12.2, tolerance=5.0),
                       interval=np.array([2.0, 15.0]), unit="Gini points")
     assert rec.verdict == REPRODUCED
+    assert not book.path.exists()  # written when the notebook completes
+    book.save()
     (stored,) = read_jsonl(tmp_path / "02_demo.jsonl")
-    assert stored == rec.to_dict()
+    assert stored == {**rec.to_dict(), "provenance": stored["provenance"]}
     assert stored["id"] == "STCN-4"
     assert stored["claim"] == claims.load_catalogue()["STCN-4"].claim
     assert stored["measured"] == 8.5 and stored["interval"] == [2.0, 15.0]
@@ -216,8 +226,20 @@ def test_record_stores_every_field_and_the_computed_verdict(tmp_path):
     assert (stored["dataset"], stored["model"], stored["profile"], stored["device"], stored["seed"]) == \
         ("synthetic", "stcn_tiny_l2", "ci", "cuda:0", 3)
     assert stored["notebook"] == "02_demo" and stored["reason"] == "" and stored["machine_dependent"] is False
-    assert stored["commit"] == "unknown"  # tmp_path is not inside a git checkout
+    assert stored["timing"] is False
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", stored["time"])
+
+
+def test_saved_records_carry_the_provenance_of_the_run(tmp_path):
+    book = ledger(tmp_path, data_root=tmp_path)
+    book.record("STCN-2", "equality", 0.0, Exact(0.0))
+    (stored,) = read_jsonl(book.save())
+    prov = stored["provenance"]
+    assert {"git", "python", "torch", "numpy", "cpu_capability", "threads", "cpu", "load_average", "data",
+            "checkpoints", "time"} <= set(prov)
+    if (REPO / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", prov["git"]["describe"])
+        assert ("diff_sha256" in prov["git"]) == prov["git"]["describe"].endswith("-dirty")
 
 
 def test_model_given_per_record_overrides_the_ledger_default(tmp_path):
@@ -236,32 +258,35 @@ def test_rerecording_replaces_and_subclaims_coexist(tmp_path):
     book.record("STCN-4", "44.0 vs 31.8", -1.0, Greater(), model="m")
     book.record("STCN-4", "44.0 vs 31.8", 2.0, Greater(), model="m")  # a re-executed cell
     book.record("STCN-4", "3% vs 0.06%", 0.5, Greater(), model="m", claim="never above 1%: dot > L2")
-    rows = read_jsonl(book.path)
+    rows = read_jsonl(book.save())
     assert [(r["measured"], r["verdict"]) for r in rows] == [(2.0, REPRODUCED), (0.5, REPRODUCED)]
 
 
-def test_rerunning_a_notebook_replaces_only_its_own_records(tmp_path):
+def test_rerunning_a_notebook_replaces_only_its_own_records_and_only_when_it_completes(tmp_path):
     first = ledger(tmp_path, "02_a")
     first.record("STCN-2", "equality", 1.0, Exact(1.0))
     first.record("STCN-3", "6.26", 6.26, Exact(6.26))
+    first.save()
     other = ledger(tmp_path, "03_b")
     other.record("SWEM-5", "equality", 0.0, Exact(0.0))
-    other_bytes = other.path.read_bytes()
+    other_bytes = other.save().read_bytes()
     rerun = ledger(tmp_path, "02_a")
     rerun.record("STCN-2", "equality", 1.5, Exact(1.0))
+    assert len(read_jsonl(rerun.path)) == 2  # interrupted here: the previous run's records stay whole
+    rerun.save()
     assert [(r["id"], r["verdict"]) for r in read_jsonl(rerun.path)] == [("STCN-2", NOT_REPRODUCED)]
     assert other.path.read_bytes() == other_bytes
 
 
-def test_a_failing_record_leaves_the_file_untouched(tmp_path):
+def test_a_failing_record_is_refused_and_leaves_no_file(tmp_path):
     book = ledger(tmp_path)
     book.record("STCN-2", "equality", 1.0, Exact(1.0))
-    before = book.path.read_bytes()
     with pytest.raises(ClaimError):
         book.record("STCN-3", "6.26", "six", Greater())
     with pytest.raises(ClaimError, match="rule must be"):
         book.record("STCN-3", "6.26", 6.0, "d > 0")
-    assert book.path.read_bytes() == before
+    assert [r.id for r in book.records] == ["STCN-2"]
+    book.save()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["02_demo.jsonl"]  # no temporary files left
 
 
@@ -269,13 +294,7 @@ def test_records_are_kept_in_catalogue_order(tmp_path):
     book = ledger(tmp_path)
     for claim_id in ("STCN-9", "STCN-1", "STCN-4"):
         book.record(claim_id, "x", None, NotRun("later"))
-    assert [r["id"] for r in read_jsonl(book.path)] == ["STCN-1", "STCN-4", "STCN-9"]
-
-
-def test_git_commit_inside_and_outside_a_checkout(tmp_path):
-    assert claims.git_commit(tmp_path / "missing" / "folder") == "unknown"
-    if (REPO / ".git").exists():
-        assert re.fullmatch(r"[0-9a-f]{40}", claims.git_commit(REPO / "results"))
+    assert [r["id"] for r in read_jsonl(book.save())] == ["STCN-1", "STCN-4", "STCN-9"]
 
 
 def test_values_that_cannot_be_stored_are_refused(tmp_path):
@@ -288,8 +307,9 @@ def sample_ledger(tmp_path: Path, timing: float, interval: tuple[float, float]) 
     book = ledger(tmp_path)
     book.record("STCN-2", "equality", 0.0, Exact(0.0))
     book.record("STCN-9", 85.4, None, NotRun("needs DAVIS 2017"))
-    book.record("RDE-6", "1.34×", timing, Ratio(1.34, 0.15), interval=interval, unit="×", machine_dependent=True)
+    book.record("RDE-6", "1.34×", timing, Ratio(1.34, 0.15), interval=interval, unit="×", timing=True)
     book.record("STCN-4", "44.0 vs 31.8", -3.0, Greater())
+    book.record("SWEM-5", "equality", timing * 1e-15, Exact(0.0, atol=1e-9), machine_dependent=True)
     return book
 
 
@@ -297,10 +317,12 @@ def test_table_is_a_styler_with_the_display_columns_and_tinted_verdicts(tmp_path
     table = sample_ledger(tmp_path, 1.30, (1.2, 1.4)).table()
     assert isinstance(table, Styler)
     assert list(table.data.columns) == ["ID", "claim", "paper", "measured", "rule", "verdict"]
-    assert list(table.data["ID"]) == ["STCN-2", "STCN-4", "STCN-9", "RDE-6"]
+    assert list(table.data["ID"]) == ["STCN-2", "STCN-4", "STCN-9", "SWEM-5", "RDE-6"]
     verdicts = list(table.data["verdict"])
-    assert verdicts == [REPRODUCED, NOT_REPRODUCED, "not run: needs DAVIS 2017", "⏱ reproduced"]
-    assert table.data["measured"].iloc[3] == "⏱ 1.3 × [⏱ 1.2, ⏱ 1.4]"
+    assert verdicts == [REPRODUCED, NOT_REPRODUCED, "not run: needs DAVIS 2017", REPRODUCED, "⏱ reproduced"]
+    assert table.data["measured"].iloc[4] == "⏱ 1.3 × [⏱ 1.2, ⏱ 1.4]"
+    assert table.data["measured"].iloc[3] == "⏱ 1.3e-15"  # a round-off residual: value hidden, verdict shown
+    assert INCONCLUSIVE in claims.VERDICT_COLORS
     html = table.to_html()
     for verdict in (REPRODUCED, NOT_REPRODUCED, NOT_RUN):
         assert claims.VERDICT_COLORS[verdict] in html
@@ -329,10 +351,13 @@ def test_sanitiser_hides_addresses_and_progress_bars():
 # ------------------------------------------------------------------------------------------------ vosnb claims
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
-    ledger(tmp_path, "05_lfu").record("AMM-1", "82.5 < 84.4", 1.9, Greater(), model="tiny")
+    lfu = ledger(tmp_path, "05_lfu")
+    lfu.record("AMM-1", "82.5 < 84.4", 1.9, Greater(), model="tiny")
+    lfu.save()
     book = ledger(tmp_path, "02_stcn")
     book.record("STCN-9", 85.4, None, NotRun("needs DAVIS 2017"))
     book.record("STCN-2", "equality", 0.0, Exact(0.0))
+    book.save()
     return tmp_path
 
 

@@ -6,7 +6,8 @@ import torch
 
 from vosnb.cli import main as cli_main
 from vosnb.data import DavisDataset, SequenceConfig, Video, make_sequence
-from vosnb.inference import aggregate, evaluate_model, first_frame_baseline, pad_to_multiple, propagate, unpad
+from vosnb.inference import (aggregate, evaluate_model, first_frame_baseline, pad_to_multiple, padding, propagate,
+                             unpad)
 from vosnb.memory import EveryK
 from vosnb.models import STCN
 
@@ -26,8 +27,42 @@ def video():
 def test_padding_is_split_evenly_and_undone():
     x = torch.arange(40 * 70, dtype=torch.float).reshape(1, 1, 40, 70)
     padded, pad = pad_to_multiple(x)
-    assert padded.shape[-2:] == (48, 80) and pad == (5, 5, 4, 4)
+    assert padded.shape[-2:] == (48, 80) and pad == (5, 5, 4, 4) == padding(40, 70)
     assert torch.equal(unpad(padded, pad), x)
+    assert padding(41, 64) == (0, 0, 3, 4)  # the odd pixel goes to the bottom (right)
+
+
+def test_frames_are_normalised_then_zero_padded_as_the_authors_do(small_model):
+    """A 100×150 video, padded to 112×160: the key encoder sees the normalised frame inside and exact zeros around
+    it (the ImageNet mean colour, the authors' convention), whatever the frame. Padding the [0, 1] frame with black
+    before normalising (vosnb's old convention, rebuilt here by a caller who pads the frames) changes the
+    predictions inside the frame, most near its edges."""
+    frames, masks, _ = make_sequence(SequenceConfig(length=4, height=100, width=150, n_objects=2), seed=3)
+    video = Video.from_arrays("odd", frames, masks, first_frame={1: 0, 2: 0})
+    seen = []
+    hook = small_model.key_encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    try:
+        ours = propagate(small_model, video, "every2", device="cpu", keep_probs=True)
+    finally:
+        hook.remove()
+    left, right, top, bottom = pad = padding(100, 150)
+    assert pad == (5, 5, 6, 6) and len(seen) == 4
+    inside = torch.zeros(112, 160, dtype=torch.bool)
+    inside[top: top + 100, left: left + 150] = True
+    for t, image in enumerate(seen):
+        assert image.shape == (1, 3, 112, 160)
+        assert torch.equal(image[..., ~inside], torch.zeros(1, 3, int((~inside).sum())))
+        rgb = torch.from_numpy(frames[t]).permute(2, 0, 1).unsqueeze(0).float() / 255
+        assert torch.equal(unpad(image, pad), small_model.normalise(rgb))
+
+    black = Video.from_arrays("black", np.pad(frames, ((0, 0), (top, bottom), (left, right), (0, 0))),
+                              np.pad(masks, ((0, 0), (top, bottom), (left, right))), first_frame={1: 0, 2: 0})
+    old = propagate(small_model, black, "every2", device="cpu", keep_probs=True)
+    assert not unpad(torch.from_numpy(old.masks), pad).equal(torch.from_numpy(ours.masks))
+    change = (unpad(torch.from_numpy(old.probs[1:]).float(), pad) - torch.from_numpy(ours.probs[1:]).float()).abs()
+    edge = torch.ones(100, 150, dtype=torch.bool)
+    edge[16:-16, 16:-16] = False
+    assert change[..., edge].max() > 0.1 and change[..., edge].mean() > 2 * change[..., ~edge].mean()
 
 
 def test_soft_aggregation_is_a_distribution_with_background_first():

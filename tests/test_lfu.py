@@ -291,3 +291,21 @@ def test_clip_keeps_the_first_frames_and_refuses_bad_lengths():
         clip(video, 4)  # object 2 first appears at frame 4
     with pytest.raises(ValueError, match="length"):
         clip(video, 2)
+
+
+@pytest.mark.parametrize("index", ["topk", "softmax"])
+def test_the_index_is_the_same_from_sparse_and_dense_reads(monkeypatch, index):
+    runs = {}
+    for sparse in (False, True):
+        monkeypatch.setattr("vosnb.memory.base.use_sparse_read", lambda m, q, device: sparse)
+        bank = LFUMemory(top_k=3, k=1, capacity=3.0 if index == "topk" else 20.0, index=index, track=True)
+        runs[sparse] = bank, _drive(bank, 10)
+    (dense, dense_outs), (sparse, sparse_outs) = runs[False], runs[True]
+    assert dense.evicted == sparse.evicted == (7 * 12 if index == "topk" else 0)
+    assert torch.equal(sparse.frame_of, dense.frame_of) and torch.equal(sparse.position, dense.position)
+    if index == "topk":
+        assert torch.equal(sparse.index, dense.index)
+    torch.testing.assert_close(sparse.index, dense.index, atol=1e-5, rtol=0)
+    torch.testing.assert_close(sparse.tracker.max_weight, dense.tracker.max_weight, atol=1e-6, rtol=0)
+    for a, b in zip(sparse_outs, dense_outs):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from vosnb.memory import (ContributionTracker, EveryK, FirstAndLatest, MemoryBank, make_memory, readout, similarity,
-                          softmax_weights, top_k_mask)
+from vosnb.memory import (ContributionTracker, EveryK, FirstAndLatest, KeyValueMemory, MemoryBank, TopKWeights,
+                          make_memory, readout, similarity, softmax_weights, top_k_mask, top_k_weights,
+                          use_sparse_read)
 
 
 @pytest.fixture
@@ -131,3 +132,91 @@ def test_tracking_is_opt_in_and_follows_appends():
 def test_reading_an_empty_memory_is_an_error():
     with pytest.raises(RuntimeError, match="empty memory"):
         EveryK().read(torch.zeros(8, 2, 2))
+
+
+# ------------------------------------------------------------------------------------------ sparse top-k read
+def _tied_affinity(b: int, m: int, q: int, seed: int) -> torch.Tensor:
+    """Random affinities on a coarse grid (steps of 0.5), so that many queries tie at their k-th value."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(b, m, q, generator=g) * 2).round() / 2
+
+
+@pytest.mark.parametrize("k", [1, 3, 20, 59, 60, 75])
+def test_sparse_readout_equals_the_dense_one(k):
+    aff = _tied_affinity(2, 60, 24, seed=k)
+    values = torch.randn(2, 3, 5, 60, generator=torch.Generator().manual_seed(1))  # 3 objects share the affinity
+    dense = readout(values, softmax_weights(aff, k))
+    sparse = top_k_weights(aff, k)
+    assert sparse.index.shape == sparse.weights.shape == (2, 24, min(k, 60))
+    torch.testing.assert_close(readout(values, sparse), dense, atol=1e-5, rtol=0)
+    element_major = values.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1)  # how KeyValueMemory stores them
+    torch.testing.assert_close(readout(element_major, sparse), dense, atol=1e-5, rtol=0)
+    torch.testing.assert_close(sparse.dense(), softmax_weights(aff, k), atol=1e-6, rtol=0)
+    # the query-major affinity selects the same elements (ties towards the lower index) and weighs them alike
+    query_major = top_k_weights(aff.transpose(1, 2).contiguous(), k, query_major=True)
+    assert torch.equal(query_major.index.sort(-1).values, sparse.index.sort(-1).values)
+    torch.testing.assert_close(readout(values, query_major), dense, atol=1e-5, rtol=0)
+
+
+def test_query_major_similarity_is_the_transpose(keys):
+    mk, qk = keys
+    for kind in ("dot", "cosine", "l2"):
+        assert torch.equal(similarity(mk, qk, kind, query_major=True), similarity(mk, qk, kind).transpose(1, 2))
+    torch.testing.assert_close(similarity(mk, qk, "l2", naive=True, query_major=True),
+                               similarity(mk, qk, "l2", naive=True).transpose(1, 2))
+
+
+def test_tracker_from_sparse_weights_equals_the_dense_update():
+    aff = _tied_affinity(1, 50, 30, seed=3)
+    aff[0, 7] = -300.0  # a kept element whose weight underflows to 0 is not a hit
+    aff[0, 7, 0] = 10.0
+    aff[0, :, 1] = torch.arange(50.0) * -200  # column 1: element 0 takes all the weight, the rest underflow
+    dense, sparse = ContributionTracker.empty(), ContributionTracker.empty()
+    dense.extend(45)  # elements 45..49 are a temporary frame: read, never tracked
+    sparse.extend(45)
+    for k in (20, 4):
+        w = top_k_weights(aff, k)
+        dense.update(w.dense())
+        sparse.update(w)
+    assert torch.equal(sparse.max_weight, dense.max_weight)
+    assert torch.equal(sparse.top_k_hits, dense.top_k_hits)
+    assert dense.top_k_hits[7] == 2  # element 7 is a hit only where its weight is positive
+
+
+def _filled_bank(monkeypatch, sparse: bool, **kwargs) -> KeyValueMemory:
+    monkeypatch.setattr("vosnb.memory.base.use_sparse_read", lambda m, q, device: sparse)
+    g = torch.Generator().manual_seed(5)
+    bank = EveryK(k=3, include_last=True, **kwargs)
+    for t in range(5):  # frames 0 and 3 permanent, frame 4 temporary
+        bank.write(t, torch.randn(8, 6, 7, generator=g), torch.randn(2, 5, 6, 7, generator=g), None)
+    return bank
+
+
+@pytest.mark.parametrize("similarity_kind", ["l2", "dot"])
+def test_a_bank_reads_alike_with_sparse_and_dense_weights(monkeypatch, similarity_kind):
+    query = torch.randn(8, 6, 7, generator=torch.Generator().manual_seed(9))
+    reads = {}
+    for sparse in (False, True):
+        bank = _filled_bank(monkeypatch, sparse, similarity=similarity_kind, top_k=5, track=True, keep_weights=True)
+        form = bank.match(query)
+        assert isinstance(form, TopKWeights) == sparse
+        reads[sparse] = bank.read(query), bank.tracker
+    (dense, dense_tracker), (sparse, sparse_tracker) = reads[False], reads[True]
+    torch.testing.assert_close(sparse.values, dense.values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(sparse.weights, dense.weights, atol=1e-6, rtol=0)
+    assert len(sparse_tracker) == 2 * 42
+    torch.testing.assert_close(sparse_tracker.max_weight, dense_tracker.max_weight, atol=1e-6, rtol=0)
+    assert torch.equal(sparse_tracker.top_k_hits, dense_tracker.top_k_hits)
+
+
+def test_the_sparse_read_skips_dense_weights_unless_asked(monkeypatch):
+    query = torch.randn(8, 6, 7)
+    assert _filled_bank(monkeypatch, True).read(query).weights is None
+    assert _filled_bank(monkeypatch, True, keep_weights=True).read(query).weights.shape == (3 * 42, 42)
+
+
+def test_the_sparse_read_is_chosen_for_large_cpu_reads_only():
+    cpu = torch.device("cpu")
+    assert not use_sparse_read(896, 112, cpu)  # the synthetic data's every-5 memory of 40 frames
+    assert use_sparse_read(16200, 1620, cpu)  # STCN's paper shapes
+    assert not use_sparse_read(16200, 1620, torch.device("cuda"))

@@ -226,6 +226,12 @@ def test_frames_are_normalised_inside(small):
     with torch.inference_mode():
         f16 = small.key_encoder((frame - mean) / std)[0]
         assert torch.allclose(small.encode_key(frame).f16, f16)
+        image = small.normalise(frame)
+        assert torch.equal(small.encode_key(image, normalised=True).f16, small.encode_key(frame).f16)
+        masks = torch.rand(1, 2, 32, 32)
+        assert torch.equal(small.encode_value(image, f16, masks, normalised=True),
+                           small.encode_value(frame, f16, masks))
+        assert small.normalise(torch.rand(1, 3, 30, 45)).shape == (1, 3, 30, 45)  # any size: pad afterwards
 
 
 def test_encoding_and_decoding_batched_over_objects_equals_a_loop(small):

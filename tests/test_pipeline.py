@@ -127,6 +127,7 @@ def test_setup_refuses_bad_parameters_by_name(kwargs, error, message, built):
 def test_setup_builds_the_default_synthetic_data_and_binds_everything(repo, built, capsys, monkeypatch):
     opened = []
     monkeypatch.setattr(vosnb.data, "DavisDataset", lambda root, split="val": opened.append((root, split)) or "val")
+    monkeypatch.setenv("VOSNB_OUTPUT_ROOT", str(repo))
     mpl.rcdefaults()
     ctx = setup("02_demo", profile="ci", dataset="synthetic", data_root=None, device="cpu", seed=5)
     expected_data = repo / "data" / "synthetic"

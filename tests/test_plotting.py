@@ -113,8 +113,8 @@ def test_freeze_layout_keeps_colorbars_and_switches_the_engine_off(tmp_path):
     assert [p.read_bytes() for p in plotting.savefig(fig, "cbar", "02_demo", root=tmp_path)] == first
 
 
-def test_default_root_is_the_repository(tmp_path, monkeypatch):
-    monkeypatch.setattr(vosnb.context, "repo_root", lambda: tmp_path)
+def test_default_root_is_the_output_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOSNB_OUTPUT_ROOT", str(tmp_path))
     png, _ = plotting.savefig(draw(), "curves", "02_demo")
     assert png == tmp_path / "figures" / "02_demo" / "curves.png"
 

@@ -125,7 +125,7 @@ def test_read_recovers_the_value_of_the_matching_class():
     out = bank.read(key).values[0, 0]
     assert out[fg].min() > 0.95 and out[~fg].max() < 0.05
     weights = bank.read_weights(key)
-    torch.testing.assert_close(weights.sum(1), torch.ones(1, h * w))
+    torch.testing.assert_close(weights.sum(1), torch.ones(1, h * w, dtype=weights.dtype))
 
 
 def test_adaptive_weights_favour_pixels_the_bases_misclassify():

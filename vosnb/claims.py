@@ -2,15 +2,21 @@
 
 The catalogue of claims is `vosnb/CLAIMS.md` (shipped with the package); an ID not in it is an error. A notebook
 records a claim with a *rule* fixed before the measurement; the rule, not a person, turns the measured value (and,
-when there is one, its bootstrap interval over sequences) into one of four verdicts:
+when there is one, its 95% interval: a bootstrap over sequences or over timing repeats) into one of five verdicts:
 
-- `reproduced`: direction and magnitude within the rule's tolerance;
-- `direction only`: same sign / same side as the paper, magnitude outside the tolerance or not significant;
-- `not reproduced`: opposite or no effect;
+- `reproduced`: the claimed direction, and the interval excludes no effect (for a claim that states a threshold,
+  the threshold); where a rule judges magnitude, also within its tolerance;
+- `inconclusive`: the interval contains no effect: the data cannot tell either way;
+- `not reproduced`: the interval excludes no effect on the wrong side (or, without an interval, the value is on
+  the wrong side; an exact value that differs);
+- `direction only`: significant in the claimed direction, but the magnitude the rule judges is outside tolerance;
 - `not run`: the inputs are missing (the reason is stored).
 
-Records are JSON lines in results/<notebook>.jsonl, rewritten atomically each time the notebook's ledger changes,
-so re-running a notebook replaces its own records and never another notebook's. `vosnb claims` prints them all.
+A notebook's records are written to results/<notebook>.jsonl (atomically) when the notebook completes
+(`Ledger.save`, called by `NotebookContext.finish`), so an interrupted run leaves the previous records whole and
+never touches another notebook's file. Each record carries its provenance (`vosnb.provenance`). Values are shown
+with `DISPLAY_DIGITS` significant digits, the precision that survives another CPU's rounding; the files keep full
+precision. `vosnb claims` prints them all.
 """
 from __future__ import annotations
 
@@ -21,12 +27,10 @@ import functools
 import json
 import math
 import re
-import subprocess
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,15 +38,19 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+import vosnb
+from vosnb import provenance
 from vosnb.errors import ClaimError
 from vosnb.plotting import VERDICT_COLORS
-from vosnb.runtime import atomic_path
+from vosnb.runtime import atomic_path, output_root
 
 REPRODUCED = "reproduced"
+INCONCLUSIVE = "inconclusive"
 DIRECTION_ONLY = "direction only"
 NOT_REPRODUCED = "not reproduced"
 NOT_RUN = "not run"
-VERDICTS = (REPRODUCED, DIRECTION_ONLY, NOT_REPRODUCED, NOT_RUN)
+VERDICTS = (REPRODUCED, INCONCLUSIVE, DIRECTION_ONLY, NOT_REPRODUCED, NOT_RUN)
+DISPLAY_DIGITS = 3  # significant digits in claims tables (nbval compares them across machines)
 
 TIMED = "⏱"  # prefix of machine-dependent values; tests/nbval_sanitize.cfg hides what follows it
 CATALOGUE_PATH = Path(__file__).with_name("CLAIMS.md")
@@ -161,7 +169,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def format_value(value: Any, timed: bool = False) -> str:
-    """Display form: 4 significant digits, lists bracketed; each number prefixed with ⏱ when `timed`."""
+    """Display form: `DISPLAY_DIGITS` significant digits, lists bracketed; each number prefixed with ⏱ when
+    `timed`."""
     if hasattr(value, "tolist"):
         value = value.tolist()
     if value is None:
@@ -172,7 +181,7 @@ def format_value(value: Any, timed: bool = False) -> str:
         return ", ".join(f"{k}: {format_value(v, timed)}" for k, v in value.items())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    text = str(value) if isinstance(value, int) else f"{value:.4g}"
+    text = str(value) if isinstance(value, int) else f"{value:.{DISPLAY_DIGITS}g}"
     return f"{TIMED} {text}" if timed else text
 
 
@@ -226,11 +235,13 @@ class Exact(Rule):
 
 @dataclass(frozen=True)
 class Greater(Rule):
-    """A difference d = A − B that the paper says is positive (negative with `sign=-1`, see `Less`).
+    """A difference d = A − B that the paper says is above `margin` (below −margin with `sign=-1`, see `Less`);
+    `margin` is 0 ("no effect") unless the claim itself states a threshold.
 
-    reproduced: sign·d > margin, the interval (if given) excludes 0 on the claimed side, and, when the paper's
-    magnitude `expected` is given, |d − expected| ≤ tolerance. direction only: sign·d > 0 but one of those fails.
-    not reproduced: otherwise.
+    With an interval: reproduced iff it lies beyond the margin on the claimed side (and, when the paper's magnitude
+    `expected` is judged, |d − expected| ≤ tolerance, else direction only); not reproduced iff it lies on the
+    wrong side; inconclusive iff it contains the margin. Without an interval (a deterministic value): reproduced
+    iff sign·d > margin (and the magnitude holds, else direction only if sign·d > 0); otherwise not reproduced.
     """
 
     margin: float = 0.0
@@ -251,20 +262,26 @@ class Greater(Rule):
 
     def describe(self) -> str:
         op = ">" if self.sign > 0 else "<"
-        text = f"d {op} {self.sign * self.margin + 0.0:g} (interval {op} 0 if given)"  # + 0.0: no "-0"
+        bound = f"{self.sign * self.margin + 0.0:g}"  # + 0.0: no "-0"
+        text = f"interval {op} {bound}; inconclusive if it contains {bound} (no interval: d {op} {bound})"
         if self.expected is not None:
-            text += f", |d − {self.expected:g}| ≤ {self.tolerance:g}"
-        return f"{text}; direction only if d {op} 0"
+            text += f"; direction only unless |d − {self.expected:g}| ≤ {self.tolerance:g}"
+        return text
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         d = _as_float(measured)
-        signed = self.sign * d
         bounds = _as_interval(interval)
-        significant = bounds is None or min(self.sign * b for b in bounds) > 0
         magnitude_ok = self.expected is None or abs(d - self.expected) <= self.tolerance
-        if signed > self.margin and significant and magnitude_ok:
-            return REPRODUCED
-        return DIRECTION_ONLY if signed > 0 else NOT_REPRODUCED
+        if bounds is None:
+            if self.sign * d > self.margin and magnitude_ok:
+                return REPRODUCED
+            return DIRECTION_ONLY if self.sign * d > 0 and self.expected is not None else NOT_REPRODUCED
+        low, high = sorted(self.sign * b for b in bounds)
+        if low <= self.margin <= high:
+            return INCONCLUSIVE
+        if high < self.margin:
+            return NOT_REPRODUCED
+        return REPRODUCED if magnitude_ok else DIRECTION_ONLY
 
 
 @dataclass(frozen=True)
@@ -276,8 +293,12 @@ class Less(Greater):
 
 @dataclass(frozen=True)
 class Ratio(Rule):
-    """A ratio (speed-up, memory saving): reproduced iff within `rel_tol` of `expected` (and the interval, if
-    given, lies on expected's side of 1); direction only iff on the same side of 1 as `expected`."""
+    """A ratio (speed-up, memory saving) the paper gives as `expected`; 1 is "no effect".
+
+    With an interval: inconclusive iff it contains 1, not reproduced iff it lies on the other side of 1 than
+    `expected`; otherwise reproduced iff the ratio is within `rel_tol` of `expected`, else direction only. Without
+    an interval: reproduced iff within `rel_tol`, direction only iff on expected's side of 1, else not reproduced.
+    """
 
     expected: float
     rel_tol: float
@@ -290,15 +311,20 @@ class Ratio(Rule):
 
     def describe(self) -> str:
         side = ">" if self.expected > 1 else "<"
-        return (f"ratio within ±{self.rel_tol * 100:g}% of {self.expected:g} (interval {side} 1 if given); "
-                f"direction only if ratio {side} 1")
+        return (f"interval {side} 1, inconclusive if it contains 1; ratio within ±{self.rel_tol * 100:g}% of "
+                f"{self.expected:g}, else direction only")
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         ratio = _as_float(measured)
         side = 1.0 if self.expected > 1 else -1.0
         bounds = _as_interval(interval)
-        significant = bounds is None or min(side * (b - 1.0) for b in bounds) > 0
-        if abs(ratio / self.expected - 1.0) <= self.rel_tol and significant:
+        if bounds is not None:
+            low, high = sorted(side * (b - 1.0) for b in bounds)
+            if low <= 0 <= high:
+                return INCONCLUSIVE
+            if high < 0:
+                return NOT_REPRODUCED
+        if abs(ratio / self.expected - 1.0) <= self.rel_tol:
             return REPRODUCED
         return DIRECTION_ONLY if side * (ratio - 1.0) > 0 else NOT_REPRODUCED
 
@@ -306,7 +332,8 @@ class Ratio(Rule):
 @dataclass(frozen=True)
 class Flat(Rule):
     """"Stays flat as the setting grows": measured = relative change from the first to the last setting (see
-    `relative_change`); reproduced iff |change| ≤ max_rel_change (both interval ends too, if given)."""
+    `relative_change`). Without an interval: reproduced iff |change| ≤ max_rel_change. With one: reproduced iff
+    both ends are within the bound, not reproduced iff both lie beyond it on one side, else inconclusive."""
 
     max_rel_change: float
 
@@ -315,13 +342,20 @@ class Flat(Rule):
             raise ValueError(f"Flat: max_rel_change must be >= 0, got {self.max_rel_change}")
 
     def describe(self) -> str:
-        return f"|relative change| ≤ {self.max_rel_change * 100:g}% (both interval ends too, if given)"
+        return (f"|relative change| ≤ {self.max_rel_change * 100:g}% (the whole interval, if given; inconclusive "
+                f"if the interval crosses the bound)")
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         change = _as_float(measured)
         bounds = _as_interval(interval)
-        worst = max([abs(change)] + [abs(b) for b in bounds or ()])
-        return REPRODUCED if worst <= self.max_rel_change else NOT_REPRODUCED
+        if bounds is None:
+            return REPRODUCED if abs(change) <= self.max_rel_change else NOT_REPRODUCED
+        low, high = bounds
+        if -self.max_rel_change <= low and high <= self.max_rel_change:
+            return REPRODUCED
+        if low > self.max_rel_change or high < -self.max_rel_change:
+            return NOT_REPRODUCED
+        return INCONCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -361,9 +395,10 @@ class ClaimRecord:
     device: str
     seed: int
     notebook: str
-    commit: str
     time: str
     machine_dependent: bool = False
+    timing: bool = False
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -372,7 +407,7 @@ class ClaimRecord:
     def from_dict(cls, data: Mapping[str, Any], origin: str) -> ClaimRecord:
         """Validate a stored record (`origin` names file and line in errors)."""
         names = [f.name for f in dataclasses.fields(cls)]
-        missing = [n for n in names if n not in data and n != "machine_dependent"]
+        missing = [n for n in names if n not in data and n not in ("machine_dependent", "timing", "provenance")]
         if missing:
             raise ClaimError(f"{origin}: record lacks {', '.join(missing)}; re-run its notebook")
         if data["verdict"] not in VERDICTS:
@@ -388,7 +423,7 @@ class ClaimRecord:
         if self.interval is not None:
             measured += f" [{format_value(self.interval[0], timed)}, {format_value(self.interval[1], timed)}]"
         verdict = f"{NOT_RUN}: {self.reason}" if self.verdict == NOT_RUN else self.verdict
-        if timed and self.verdict != NOT_RUN:
+        if self.timing and self.verdict != NOT_RUN:
             verdict = f"{TIMED} {verdict}"
         return {"ID": self.id, "claim": _shorten(self.claim), "paper": format_value(self.paper_value),
                 "measured": measured, "rule": self.rule, "verdict": verdict}
@@ -405,25 +440,8 @@ def sort_records(records: Iterable[ClaimRecord],
     return sorted(records, key=lambda r: (order.get(r.id, len(order)), r.notebook, r.model or "", r.claim))
 
 
-def git_commit(where: Path) -> str:
-    """`git rev-parse HEAD` run in the nearest existing folder of `where`; "unknown" on any failure."""
-    folder = next((p for p in (where, *where.parents) if p.is_dir()), Path.cwd())
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else "unknown"
-
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _default_results_dir() -> Path:
-    from vosnb.context import repo_root  # context builds on this module; resolve the root lazily
-
-    return repo_root() / "results"
+    return output_root() / "results"
 
 
 class ClaimsTable(Styler):
@@ -459,19 +477,21 @@ def render_table(records: Sequence[ClaimRecord], table_id: str, caption: str = "
 class Ledger:
     """The claims one notebook measured, bound to its data set, profile, device and seed.
 
-    Every `record` rewrites results/<notebook>.jsonl atomically, so the file always mirrors this ledger: a re-run
-    replaces the notebook's old records, and other notebooks' files are never touched.
+    `record` judges and keeps a record in memory; `save` (called once, when the notebook completes) rewrites
+    results/<notebook>.jsonl atomically with every record and the run's provenance, so an interrupted run leaves
+    the previous file whole, a completed re-run replaces the notebook's old records, and other notebooks' files
+    are never touched.
     """
 
     def __init__(self, notebook: str, dataset: str = "synthetic", model: str | None = None, profile: str = "ci",
                  device: str = "cpu", seed: int = 0, *, results_dir: Path | None = None,
-                 catalogue: Mapping[str, CatalogueEntry] | None = None) -> None:
+                 data_root: Path | None = None, catalogue: Mapping[str, CatalogueEntry] | None = None) -> None:
         self.notebook, self.dataset, self.model = notebook, dataset, model
         self.profile, self.device, self.seed = profile, str(device), int(seed)
         self.results_dir = Path(results_dir) if results_dir is not None else _default_results_dir()
+        self.data_root = data_root
         self.catalogue = load_catalogue() if catalogue is None else catalogue
         self._records: dict[tuple[str, str, str | None], ClaimRecord] = {}
-        self._commit: str | None = None
 
     @property
     def path(self) -> Path:
@@ -483,12 +503,14 @@ class Ledger:
 
     def record(self, claim_id: str, paper_value: Any, measured: Any, rule: Rule, *, interval: Any = None,
                unit: str = "", model: str | None = None, claim: str | None = None,
-               machine_dependent: bool = False) -> ClaimRecord:
-        """Judge `measured` with `rule`, store the record and save the ledger; return the record.
+               machine_dependent: bool = False, timing: bool = False) -> ClaimRecord:
+        """Judge `measured` with `rule` and keep the record (written by `save`); return the record.
 
         `claim` defaults to the catalogue's text; pass a short sub-claim text to record several parts of one ID
-        (recording the same ID, claim and model again replaces the earlier record). `machine_dependent` marks
-        timings: they are shown with a ⏱ prefix that the nbval sanitiser hides.
+        (recording the same ID, claim and model again replaces the earlier record). `machine_dependent` marks a
+        value whose last digits depend on the machine (a round-off residual): its numbers are shown with a ⏱
+        prefix that the nbval sanitiser hides, its verdict is compared. `timing` marks a single timing: numbers and
+        verdict are prefixed and hidden.
         """
         entry = catalogue_entry(claim_id, self.catalogue)
         if not isinstance(rule, Rule):
@@ -496,24 +518,23 @@ class Ledger:
         bounds = _as_interval(interval)
         verdict = rule.verdict(measured, bounds)
         model = model if model is not None else self.model
-        if self._commit is None:
-            self._commit = git_commit(self.results_dir)
         rec = ClaimRecord(
             id=claim_id, claim=claim or entry.claim, paper_value=_jsonable(paper_value), measured=_jsonable(measured),
             interval=list(bounds) if bounds else None, unit=unit, rule=rule.describe(), verdict=verdict,
             reason=rule.reason if isinstance(rule, NotRun) else "", dataset=self.dataset, model=model,
-            profile=self.profile, device=self.device, seed=self.seed, notebook=self.notebook, commit=self._commit,
-            time=_utc_now(), machine_dependent=bool(machine_dependent),
+            profile=self.profile, device=self.device, seed=self.seed, notebook=self.notebook,
+            time=provenance.utc_now(), machine_dependent=bool(machine_dependent or timing), timing=bool(timing),
         )
         self._records[(rec.id, rec.claim, rec.model)] = rec
-        self.save()
         return rec
 
     def save(self) -> Path:
-        """Rewrite results/<notebook>.jsonl with this ledger's records (atomically); return its path."""
+        """Rewrite results/<notebook>.jsonl with this ledger's records, each stamped with the provenance of this
+        run (`vosnb.provenance.collect`: code, software, machine, data, checkpoints), atomically; return its path."""
+        stamp = provenance.collect(Path(vosnb.__file__).parent, self.data_root)
+        lines = [json.dumps({**r.to_dict(), "provenance": stamp}, ensure_ascii=False) + "\n" for r in self.records]
         with atomic_path(self.path) as tmp:
-            tmp.write_text("".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in self.records),
-                           encoding="utf-8")
+            tmp.write_text("".join(lines), encoding="utf-8")
         return self.path
 
     def table(self) -> ClaimsTable:

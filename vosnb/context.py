@@ -19,25 +19,13 @@ from matplotlib.figure import Figure
 import vosnb
 import vosnb.data
 from vosnb import plotting
-from vosnb.claims import Ledger
+from vosnb.claims import ClaimsTable, Ledger
 from vosnb.errors import DataError
-from vosnb.runtime import resolve_device, seed_everything
+from vosnb.runtime import output_root, pin_ci_numerics, repo_root, resolve_device, seed_everything
 
 PROFILES = ("ci", "full")
 DATASETS = ("synthetic", "davis2017")
 _NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def repo_root() -> Path:
-    """The repository root: the folder above the package when it holds pyproject.toml (editable install),
-    else the nearest of the current directory and its parents that holds one."""
-    package_parent = Path(vosnb.__file__).resolve().parent.parent
-    cwd = Path.cwd().resolve()
-    for candidate in (package_parent, cwd, *cwd.parents):
-        if (candidate / "pyproject.toml").is_file():
-            return candidate
-    raise DataError(f"cannot find the vosnb repository: no pyproject.toml above {Path.cwd()} or {package_parent}; "
-                    f"run from inside the repository checkout")
 
 
 def synthetic_root(data_root: str | Path | None = None) -> Path:
@@ -91,12 +79,15 @@ class NotebookContext:
     figures_dir: Path
     results_dir: Path
 
+    def finish(self) -> ClaimsTable:
+        """The notebook's last call: write its claims records to results/<notebook>.jsonl (only now, when every
+        measurement has completed, so an interrupted run keeps the previous records) and return its claims table."""
+        self.ledger.save()
+        return self.ledger.table()
+
     def savefig(self, fig: Figure, name: str) -> tuple[Path, Path]:
         """`vosnb.plotting.savefig` bound to this notebook: figures/<notebook>/<name>.{png,svg}."""
-        return plotting.savefig(fig, name, self.notebook, root=self.root)
-
-
-CI_THREADS = 2
+        return plotting.savefig(fig, name, self.notebook, root=self.figures_dir.parent.parent)
 
 
 def _inline_figures() -> None:
@@ -118,27 +109,28 @@ def setup(notebook: str, profile: str = "ci", dataset: str = "synthetic", data_r
         raise ValueError(f"notebook={notebook!r} must be the notebook's file stem, e.g. '02_stcn_affinity_gini'")
     validate(profile, dataset, data_root, seed)
     seed = int(seed)
+    # nbval compares the committed ci outputs with a fresh run on another machine: pin what decides the last bits
+    # (threads, the math libraries' instruction-set paths; vosnb.runtime.pin_ci_numerics).
+    pin_warning = pin_ci_numerics() if profile == "ci" else None
     root = repo_root()
     if dataset == "synthetic":
         resolved_root = ensure_synthetic(data_root)
     else:
         resolved_root = Path(data_root).expanduser().resolve()
     torch_device = resolve_device(device)
-    if profile == "ci":
-        # CPU float reductions depend on the thread count: pin it, so the committed ci outputs (which nbval
-        # compares) come out the same on any machine with at least CI_THREADS cores.
-        torch.set_num_threads(CI_THREADS)
     generator = seed_everything(seed)
     plotting.use_style()
     _inline_figures()
-    results_dir = root / "results"
+    results_dir = output_root() / "results"
     ledger = Ledger(notebook, dataset=dataset, profile=profile, device=str(torch_device), seed=seed,
-                    results_dir=results_dir)
+                    results_dir=results_dir, data_root=resolved_root)
     ctx = NotebookContext(
         notebook=notebook, profile=profile, dataset=dataset, data_root=resolved_root, device=torch_device, seed=seed,
         generator=generator, val=vosnb.data.DavisDataset(resolved_root, split="val"), ledger=ledger,
-        root=root, figures_dir=root / "figures" / notebook, results_dir=results_dir,
+        root=root, figures_dir=output_root() / "figures" / notebook, results_dir=results_dir,
     )
     print(f"vosnb {vosnb.__version__} | torch {torch.__version__} | device {torch_device} | "
           f"threads {torch.get_num_threads()} | {dataset} data at {resolved_root}")
+    if pin_warning:
+        print(f"warning: {pin_warning}")
     return ctx

@@ -1,7 +1,9 @@
 """The propagation engine: segment every frame of a video from its first-frame masks through a memory bank.
 
-``propagate`` follows STCN's inference (ALGORITHMS.md): frames in [0, 1] are zero-padded to a multiple of 16 (split
-evenly between the two sides), one key per frame serves every object, each object gets a logit map from the
+``propagate`` follows STCN's inference (ALGORITHMS.md): frames in [0, 1] are normalised with the model's ImageNet
+mean and std and then zero-padded to a multiple of 16 (split evenly between the two sides), so that the padding is
+the mean colour as in the authors' code (padding before normalising would make it black); one key per frame serves
+every object, each object gets a logit map from the
 decoder, objects are merged by soft aggregation, and the memory strategy decides which frames it writes.
 Objects that first appear mid-video (YouTube-VOS) join at their first annotation with a bank of their own; a bank
 counts frames from its own first frame (index 0 is always its ground-truth frame, which every strategy writes).
@@ -29,11 +31,17 @@ from vosnb.runtime import resolve_device, synchronize
 MemorySpec = str | Callable[[], MemoryBank]
 
 
+def padding(height: int, width: int, multiple: int = 16) -> tuple[int, int, int, int]:
+    """The padding ``(left, right, top, bottom)`` that brings ``height × width`` to multiples of ``multiple``, split
+    evenly (the odd pixel right and bottom); the layout every stride-16 map of a padded frame follows."""
+    ph, pw = (-height) % multiple, (-width) % multiple
+    return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
+
+
 def pad_to_multiple(x: Tensor, multiple: int = 16) -> tuple[Tensor, tuple[int, int, int, int]]:
-    """Zero-pad the last two dims to a multiple, split evenly; returns the padding (left, right, top, bottom)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    """Zero-pad the last two dims to a multiple, split evenly; returns the padding (left, right, top, bottom).
+    Frames are padded after normalisation (module doc), masks and labels with background."""
+    pad = padding(*x.shape[-2:], multiple)
     return (F.pad(x, pad) if any(pad) else x), pad
 
 
@@ -83,7 +91,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
               top_k: int | None = 20, track: bool = False, keep_probs: bool = False,
               progress: bool = False) -> PropagationResult:
     """Segment ``video`` with ``model`` through the memory strategy ``memory`` (a spec such as ``"every5"`` or a
-    factory returning a fresh :class:`MemoryBank`). ``top_k`` and ``track`` are passed to spec-built banks."""
+    factory returning a fresh :class:`MemoryBank`). ``top_k`` and ``track`` are passed to spec-built banks.
+    Each frame goes through ``model.normalise``, is padded (module doc) and is encoded with ``normalised=True``."""
     dev = resolve_device(device) if isinstance(device, str) else device
     model = model.to(dev).eval()
     new_bank = _memory_factory(memory, model.similarity, top_k, track)
@@ -102,8 +111,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
         rgb = torch.from_numpy(np.array(video.frame(t), copy=True)).to(dev)
         synchronize(dev)
         tic = time.perf_counter()
-        frame, pad = pad_to_multiple(rgb.permute(2, 0, 1).unsqueeze(0).float() / 255)
-        query = model.encode_key(frame)
+        frame, pad = pad_to_multiple(model.normalise(rgb.permute(2, 0, 1).unsqueeze(0).float() / 255))
+        query = model.encode_key(frame, normalised=True)
         probs = torch.zeros((len(ids), *frame.shape[-2:]), device=dev)
         for first, members in groups.items():
             if first < t:
@@ -125,7 +134,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
                 if first <= t and banks[first].should_write(t - first):
                     own = full[[i + 1 for i in members]]
                     others = (full[1:].sum(0, keepdim=True) - own).clamp(0, 1)
-                    values = model.encode_value(frame, query.f16, own.unsqueeze(0), others.unsqueeze(0))[0]
+                    values = model.encode_value(frame, query.f16, own.unsqueeze(0), others.unsqueeze(0),
+                                                normalised=True)[0]
                     banks[first].write(t - first, query.key[0], values, own)
         out = unpad(full, pad)
         label = out.argmax(0)

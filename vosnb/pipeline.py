@@ -3,11 +3,12 @@
 Executed copies go to build/notebooks/; with `--in-place` each committed notebook is replaced (atomically) by its
 executed copy, cleaned of papermill's bookkeeping, and its py:percent twin is rewritten with jupytext. The
 embedded synthetic data is built first when it is missing. A failing cell stops the run with an error naming the
-notebook and the cell.
+notebook and the cell. At the ci profile the kernels start with the pinned numerics of `vosnb.runtime`.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 
 from vosnb import context
 from vosnb.errors import DataError, VosnbError
-from vosnb.runtime import atomic_path, resolve_device
+from vosnb.runtime import atomic_path, ci_numerics_env, resolve_device
 
 NOTEBOOK = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_.-]+$")  # file stem of an ordered notebook
 PARAMETERS = ("profile", "dataset", "data_root", "device", "seed")  # what `reproduce` passes, if declared
@@ -150,6 +151,8 @@ def reproduce(profile: str = "ci", dataset: str = "synthetic", data_root: Path |
                              + "\n".join(problems))
     if dataset == "synthetic":
         context.ensure_synthetic(data_root if data_root is not None else root / "data" / "synthetic")
+    if profile == "ci":
+        os.environ.update(ci_numerics_env())  # inherited by the kernels: pinned before their first computation
     parameters = {"profile": profile, "dataset": dataset, "device": device, "seed": seed,
                   "data_root": str(Path(data_root).expanduser().resolve()) if data_root is not None else None}
     timings: dict[str, float] = {}

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
-from vosnb.runtime import atomic_path
+from vosnb.runtime import atomic_path, output_root
 
 # Okabe & Ito (2008), "Color universal design": distinguishable under protanopia, deuteranopia and tritanopia.
 OKABE_ITO: tuple[str, ...] = (
@@ -55,6 +55,7 @@ COLORS: Mapping[str, str] = MappingProxyType({
 # Background tints for the verdict cells of the claims table (same hues as above, lightened).
 VERDICT_COLORS: Mapping[str, str] = MappingProxyType({
     "reproduced": "#B3E0D3",
+    "inconclusive": "#D6E4F0",
     "direction only": "#F5DDA6",
     "not reproduced": "#F2C0A1",
     "not run": "#E3E3E3",
@@ -129,16 +130,14 @@ def freeze_layout(fig: Figure) -> None:
 def savefig(fig: Figure, name: str, notebook: str, root: Path | None = None) -> tuple[Path, Path]:
     """Write `fig` to figures/<notebook>/<name>.png and .svg, byte-stable and atomically; return both paths.
 
-    `root` is the repository root (default: `vosnb.context.repo_root()`). The figure's layout is frozen first
+    `root` is the folder above figures/ (default: `vosnb.runtime.output_root()`). The figure's layout is frozen first
     (`freeze_layout`), so saving it again, or after displaying it, gives the same bytes.
     """
     for label, value in (("name", name), ("notebook", notebook)):
         if not _NAME.match(value):
             raise ValueError(f"savefig: {label}={value!r} must be a plain file name (letters, digits, '_', '-', '.')")
     if root is None:
-        from vosnb.context import repo_root  # context builds on this module; resolve the root lazily
-
-        root = repo_root()
+        root = output_root()
     folder = Path(root) / "figures" / notebook
     paths = (folder / f"{name}.png", folder / f"{name}.svg")
     freeze_layout(fig)

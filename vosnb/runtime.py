@@ -11,6 +11,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import vosnb
+from vosnb.errors import DataError
+
+
+def repo_root() -> Path:
+    """The repository root: the folder above the package when it holds pyproject.toml (editable install),
+    else the nearest of the current directory and its parents that holds one."""
+    package_parent = Path(vosnb.__file__).resolve().parent.parent
+    cwd = Path.cwd().resolve()
+    for candidate in (package_parent, cwd, *cwd.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    raise DataError(f"cannot find the vosnb repository: no pyproject.toml above {Path.cwd()} or {package_parent}; "
+                    f"run from inside the repository checkout")
+
+
+OUTPUT_ROOT_ENV = "VOSNB_OUTPUT_ROOT"
+
+
+def output_root() -> Path:
+    """Where notebooks write results/ and figures/: ``$VOSNB_OUTPUT_ROOT`` when set (the test suite points it at a
+    temporary folder, so that tests never rewrite the committed evidence), else the repository root."""
+    override = os.environ.get(OUTPUT_ROOT_ENV)
+    return Path(override).expanduser().resolve() if override else repo_root()
+
 
 def resolve_device(device: str = "auto") -> torch.device:
     """Map "auto" to CUDA when available, else CPU; refuse a CUDA request on a machine without one."""
@@ -57,3 +82,53 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+# ----------------------------------------------------------------------------------------- pinned ci numerics
+CI_THREADS = 2
+ISA_ENV: dict[str, dict[str, str]] = {
+    # ATen's vectorised kernels, oneDNN's convolutions and MKL's BLAS each pick a code path by instruction set;
+    # paths round differently, so the same notebook gives other last bits on another CPU. A fixed path per level:
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+    "sse": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
+}
+CI_ISA = "avx2"  # the ci profile's level; VOSNB_CI_ISA=sse selects the other (tests/test_isa_stability.py)
+_CAPABILITY = {"avx2": "AVX2", "sse": "DEFAULT"}
+
+
+def ci_isa() -> str:
+    """The instruction-set level of the ci profile: ``$VOSNB_CI_ISA`` if set, else :data:`CI_ISA`."""
+    level = os.environ.get("VOSNB_CI_ISA", CI_ISA)
+    if level not in ISA_ENV:
+        raise ValueError(f"VOSNB_CI_ISA={level!r} is not a level; use one of {', '.join(ISA_ENV)}")
+    return level
+
+
+def ci_numerics_env(level: str | None = None) -> dict[str, str]:
+    """Environment variables that pin the ci profile's numerics: the math libraries' instruction-set path
+    (:data:`ISA_ENV`), and OpenMP threads that sleep instead of spinning while they wait (so a notebook next to
+    another busy process is slowed, not starved)."""
+    level = ci_isa() if level is None else level
+    return {**ISA_ENV[level], "VOSNB_CI_ISA": level, "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def pin_ci_numerics() -> str | None:
+    """Pin the ci profile's numerics in this process: the variables of :func:`ci_numerics_env` and
+    :data:`CI_THREADS` torch threads. The libraries read the variables when they first compute, so this works
+    before the first tensor operation; a process that computed earlier (a kernel that ran other cells first) keeps
+    its paths, and the returned message says so (None when the pin holds)."""
+    env = ci_numerics_env()
+    os.environ.update(env)
+    torch.set_num_threads(CI_THREADS)
+    have, want = torch.backends.cpu.get_cpu_capability(), _CAPABILITY[env["VOSNB_CI_ISA"]]
+    if have != want:
+        return (f"ci numerics not pinned: torch already runs its {have} kernels (the ci profile uses {want}); "
+                f"restart the kernel and run setup first, or expect other last digits than the committed outputs")
+    return None
+
+
+def numerics_summary() -> dict[str, str | int]:
+    """What decides this process's floating-point results: torch's CPU kernels, threads and the pinning variables."""
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+            **{k: os.environ.get(k, "") for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR",
+                                                   "OMP_WAIT_POLICY")}}

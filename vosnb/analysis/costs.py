@@ -14,18 +14,15 @@ Counting convention (STCN-3). Table 2's figures are reproduced by these counts i
 from __future__ import annotations
 
 import itertools
-import statistics
-import time
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from matplotlib.axes import Axes
 
 from vosnb.memory import KeyValueMemory
 from vosnb.plotting import color
-from vosnb.runtime import synchronize
+from vosnb.timing import time_interleaved
 
 GIB = 2**30
 MIB = 2**20
@@ -99,32 +96,14 @@ def unit_conventions(frames: int = 10, height: int = 480, width: int = 864, stri
     return pd.DataFrame(rows).sort_values("cells_matched", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def time_callable(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
-                  device: torch.device | str = "cpu") -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls, the device
-    synchronised before each clock read."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats={repeats} must be ≥ 1 and warmup={warmup} ≥ 0")
-    device = torch.device(device)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        tic = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
-
-
 def matmul_rate(size: int = 2048, repeats: int = 5, device: torch.device | str = "cpu",
                 dtype: torch.dtype = torch.float32) -> float:
     """The machine's measured matrix-product rate in FLOP/s: ``2·n³`` over the median time of an ``n × n`` product."""
     g = torch.Generator(device=device).manual_seed(0)
     a = torch.randn(size, size, generator=g, device=device, dtype=dtype)
     b = torch.randn(size, size, generator=g, device=device, dtype=dtype)
-    return 2 * size**3 / time_callable(lambda: a @ b, repeats=repeats, warmup=1, device=device)
+    timing = time_interleaved({"matmul": lambda: a @ b}, repeats=repeats, warmup=1, device=device)
+    return 2 * size**3 / timing.median("matmul")
 
 
 def _bank(keys: torch.Tensor, values: torch.Tensor, similarity: str, top_k: int | None) -> KeyValueMemory:
@@ -163,36 +142,28 @@ def matching_time_vs_objects(num_objects: Sequence[int] = (1, 2, 4, 8), *, frame
                              device: torch.device | str = "cpu") -> pd.DataFrame:
     """Median seconds of one query frame's memory matching vs the number of objects m, STCN vs STM (STCN-7).
 
-    Two parts per design: ``matching`` is the affinity and its (top-k) softmax, the ``W`` of Eq. 1 — computed once
-    by STCN, once per object by STM; ``matching+readout`` adds Eq. 2, which both designs repeat per object. The
+    Two parts per design: ``matching`` is the affinity and its (top-k) softmax, the ``W`` of Eq. 1 in the form the
+    read uses (:meth:`KeyValueMemory.match`) — computed once by STCN, once per object by STM; ``matching+readout``
+    adds Eq. 2, which both designs repeat per object (in one product or gather for STCN's objects). The
     defaults are the paper's shapes (T = 10 memory frames, 480×864 at stride 16, Ck = 64, Cv = 512, k = 20).
     Every (m, design, part) is timed once per round, in a shuffled order (seeded), after one untimed round; the
     rounds are repeated ``repeats`` times so that changes in machine load and order effects (caches, allocator)
-    fall on all cells alike, and the median over rounds is kept.
+    fall on all cells alike, and the median over rounds is kept (:func:`vosnb.timing.time_interleaved`).
     Returns one row per (m, design, part) with ``seconds``.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats={repeats} must be ≥ 1")
     cells: dict[tuple[int, str, str], Callable[[], object]] = {}
     for m in num_objects:
         shared, per_object, query = matching_banks(m, frames=frames, height=height, width=width, key_dim=key_dim,
                                                    value_dim=value_dim, similarity=similarity, top_k=top_k,
                                                    seed=seed, device=device)
-        cells[m, STCN_DESIGN, "matching"] = lambda b=shared, q=query: b.weights(q)
-        cells[m, STM_DESIGN, "matching"] = lambda bs=per_object, q=query: [b.weights(q) for b in bs]
+        cells[m, STCN_DESIGN, "matching"] = lambda b=shared, q=query: b.match(q)
+        cells[m, STM_DESIGN, "matching"] = lambda bs=per_object, q=query: [b.match(q) for b in bs]
         cells[m, STCN_DESIGN, "matching+readout"] = lambda b=shared, q=query: b.read(q)
         cells[m, STM_DESIGN, "matching+readout"] = lambda bs=per_object, q=query: [b.read(q) for b in bs]
-    keys = list(cells)
-    times: dict[tuple[int, str, str], list[float]] = {key: [] for key in keys}
-    order = np.random.default_rng(seed)
     with torch.inference_mode():
-        for round_ in range(repeats + 1):
-            for i in order.permutation(len(keys)):
-                seconds = time_callable(cells[keys[i]], repeats=1, warmup=0, device=device)
-                if round_:
-                    times[keys[i]].append(seconds)
-    return pd.DataFrame([{"objects": m, "design": design, "part": part, "seconds": statistics.median(t)}
-                         for (m, design, part), t in times.items()])
+        timing = time_interleaved(cells, repeats=repeats, warmup=1, device=device, seed=seed)
+    return pd.DataFrame([{"objects": m, "design": design, "part": part, "seconds": timing.median((m, design, part))}
+                         for m, design, part in cells])
 
 
 def plot_matching_times(axes: Sequence[Axes], table: pd.DataFrame) -> None:

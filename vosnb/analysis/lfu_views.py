@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from vosnb.data import SequenceConfig, Video, make_sequence, repeat_forward_backward
-from vosnb.inference import EvalResult, evaluate_model, ground_truth, propagate
+from vosnb.inference import EvalResult, evaluate_model, ground_truth, padding, propagate
 from vosnb.memory import KeyValueMemory, Readout, make_memory
 from vosnb.memory.lfu import LFUMemory, MemorySnapshot
 from vosnb.metrics import STANDARD_COLUMNS, evaluate_sequence, jaccard, per_sequence, summarize
@@ -205,7 +205,9 @@ def grid_ownership(masks: np.ndarray, object_ids: Sequence[int], grid: tuple[int
     the cells laid out over the frame as the propagation engine pads it (evenly on both sides)."""
     h, w = grid
     t, height, width = masks.shape
-    top, left = (STRIDE * h - height) // 2, (STRIDE * w - width) // 2
+    left, right, top, bottom = padding(height, width, STRIDE)
+    if (height + top + bottom, width + left + right) != (STRIDE * h, STRIDE * w):
+        raise ValueError(f"grid {grid} is not the stride-{STRIDE} grid of {height}×{width} frames")
     canvas = np.zeros((t, STRIDE * h, STRIDE * w), np.float32)
     canvas[:, top:top + height, left:left + width] = np.isin(masks, object_ids)
     return canvas.reshape(t, h, STRIDE, w, STRIDE).mean(axis=(2, 4))

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from vosnb.analysis.redundancy import EDGES, RedundancyReport
 from vosnb.data import DAVIS_PALETTE, Video, repeat_forward_backward
-from vosnb.inference import MemorySpec, PropagationResult, evaluate_model, ground_truth, propagate
+from vosnb.inference import (MemorySpec, PropagationResult, evaluate_model, ground_truth, padding, propagate,
+                             unpad)
 from vosnb.memory import EveryK
 from vosnb.memory.swem import CLASSES, SWEMMemory, WriteTrace, batch_weighted_mean
 from vosnb.metrics import evaluate_sequence, summarize
@@ -226,8 +227,7 @@ def _upsample(grid_map: torch.Tensor, height: int, width: int) -> np.ndarray:
     """A stride-16 map ``[h, w]`` at frame resolution (nearest), cropped like the engine's padding."""
     h, w = grid_map.shape
     full = F.interpolate(grid_map[None, None].float(), size=(16 * h, 16 * w), mode="nearest")[0, 0]
-    top, left = (16 * h - height) // 2, (16 * w - width) // 2
-    return full[top:top + height, left:left + width].numpy()
+    return unpad(full, padding(height, width)).numpy()
 
 
 def plot_weight_maps(video: Video, predictions: Mapping[str, np.ndarray], traces: Sequence[WriteTrace],

@@ -6,8 +6,8 @@ import inspect
 import re
 from collections.abc import Callable
 
-from vosnb.memory.affinity import (SIMILARITIES, ContributionTracker, readout, select_top_k, similarity, softmax_weights,
-                                   top_k_mask)
+from vosnb.memory.affinity import (SIMILARITIES, ContributionTracker, TopKWeights, dense_weights, readout, select_top_k,
+                                   similarity, softmax_weights, top_k_mask, top_k_weights, use_sparse_read)
 from vosnb.memory.base import EveryK, FirstAndLatest, KeyValueMemory, MemoryBank, Readout
 
 MemoryFactory = Callable[[], MemoryBank]
@@ -46,5 +46,5 @@ def make_memory(spec: str, **kwargs) -> MemoryBank:
 
 
 __all__ = ["SIMILARITIES", "ContributionTracker", "EveryK", "FirstAndLatest", "KeyValueMemory", "MemoryBank",
-           "MemoryFactory", "Readout", "make_memory", "readout", "select_top_k", "similarity", "softmax_weights",
-           "top_k_mask"]
+           "MemoryFactory", "Readout", "TopKWeights", "dense_weights", "make_memory", "readout", "select_top_k",
+           "similarity", "softmax_weights", "top_k_mask", "top_k_weights", "use_sparse_read"]

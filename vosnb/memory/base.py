@@ -14,7 +14,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from vosnb.memory.affinity import ContributionTracker, readout, similarity, softmax_weights
+from vosnb.memory.affinity import (ContributionTracker, TopKWeights, dense_weights, readout, similarity, top_k_weights,
+                                   use_sparse_read)
 
 
 @dataclass
@@ -47,6 +48,10 @@ def tensor_bytes(*tensors: Tensor | None) -> int:
 class KeyValueMemory:
     """STCN's key–value memory: keys ``[Ck, M]`` shared by all objects, values ``[N, Cv, M]``.
 
+    The values are stored element-major, ``value_rows [M, N, Cv]`` (``values`` is a view of them), so that the
+    sparse top-k read gathers whole rows (:func:`~vosnb.memory.affinity.readout`); the dense read multiplies the
+    same storage transposed, without a copy.
+
     Holds permanent elements plus an optional temporary frame (STCN-5's "last frame" slot, overwritten at every
     write). ``frame_of[i]`` is the frame each permanent element came from. With ``track=True`` a
     :class:`ContributionTracker` follows each permanent element's largest weight and top-k hits.
@@ -60,19 +65,25 @@ class KeyValueMemory:
         self.temperature = temperature
         self.keep_weights = keep_weights
         self.keys: Tensor | None = None
-        self.values: Tensor | None = None
+        self.value_rows: Tensor | None = None
         self.frame_of: Tensor | None = None
         self.temp_keys: Tensor | None = None
-        self.temp_values: Tensor | None = None
+        self.temp_value_rows: Tensor | None = None
         self.tracker: ContributionTracker | None = ContributionTracker.empty() if track else None
         self.elements_per_frame = 0
 
     @staticmethod
     def _flatten(key: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        """Key ``[Ck, h·w]`` and value rows ``[h·w, N, Cv]`` of one frame."""
         if key.dim() != 3 or values.dim() != 4 or key.shape[1:] != values.shape[2:]:
             raise ValueError(f"expected key [Ck, h, w] and values [N, Cv, h, w] on the same grid; got "
                              f"{tuple(key.shape)} and {tuple(values.shape)}")
-        return key.flatten(1), values.flatten(2)
+        return key.flatten(1), values.flatten(2).permute(2, 0, 1).contiguous()
+
+    @property
+    def values(self) -> Tensor | None:
+        """Permanent values ``[N, Cv, M]`` (a view of ``value_rows``)."""
+        return None if self.value_rows is None else self.value_rows.permute(1, 2, 0)
 
     def append(self, frame_index: int, key: Tensor, values: Tensor) -> None:
         """Add one frame's elements permanently."""
@@ -80,13 +91,13 @@ class KeyValueMemory:
         self.elements_per_frame = k.shape[1]
         frames = torch.full((k.shape[1],), frame_index, dtype=torch.long, device=k.device)
         if self.keys is None:
-            self.keys, self.values, self.frame_of = k, v, frames
+            self.keys, self.value_rows, self.frame_of = k, v, frames
         else:
-            if v.shape[0] != self.values.shape[0]:
-                raise ValueError(f"this bank holds {self.values.shape[0]} objects; got values for {v.shape[0]}. "
+            if v.shape[1] != self.value_rows.shape[1]:
+                raise ValueError(f"this bank holds {self.value_rows.shape[1]} objects; got values for {v.shape[1]}. "
                                  "Objects that join later need a bank of their own (propagate does this).")
             self.keys = torch.cat([self.keys, k], 1)
-            self.values = torch.cat([self.values, v], 2)
+            self.value_rows = torch.cat([self.value_rows, v], 0)
             self.frame_of = torch.cat([self.frame_of, frames])
         if self.tracker is not None:
             if self.tracker.max_weight.device != k.device:
@@ -97,12 +108,12 @@ class KeyValueMemory:
 
     def set_temporary(self, key: Tensor, values: Tensor) -> None:
         """Replace the temporary frame (read together with the permanent memory, never tracked)."""
-        self.temp_keys, self.temp_values = self._flatten(key, values)
+        self.temp_keys, self.temp_value_rows = self._flatten(key, values)
 
     def keep(self, index: Tensor) -> None:
         """Keep only the permanent elements at ``index`` (used by evicting strategies)."""
         self.keys = self.keys[:, index]
-        self.values = self.values[:, :, index]
+        self.value_rows = self.value_rows[index]
         self.frame_of = self.frame_of[index]
         if self.tracker is not None:
             self.tracker.keep(index)
@@ -114,25 +125,43 @@ class KeyValueMemory:
 
     @property
     def nbytes(self) -> int:
-        return tensor_bytes(self.keys, self.values, self.temp_keys, self.temp_values)
+        return tensor_bytes(self.keys, self.value_rows, self.temp_keys, self.temp_value_rows)
 
-    def weights(self, query_key: Tensor) -> Tensor:
-        """Readout weights ``[1, M, Q]`` of one query key ``[Ck, h, w]`` over permanent + temporary memory."""
+    def match(self, query_key: Tensor) -> Tensor | TopKWeights:
+        """The readout weights ``W`` (Eq. 1–2) of one query key ``[Ck, h, w]`` over permanent + temporary memory, in
+        the form the read uses: :class:`TopKWeights` where :func:`use_sparse_read` says so, else dense ``[1, M, Q]``
+        (a full softmax when ``top_k`` is None or covers the memory)."""
         if self.keys is None:
             raise RuntimeError("read from an empty memory: write the first frame before reading")
         keys = self.keys if self.temp_keys is None else torch.cat([self.keys, self.temp_keys], 1)
+        size = keys.shape[1]
+        top_k = self.top_k if self.top_k is not None and self.top_k < size else None
+        sparse = top_k is not None and use_sparse_read(size, query_key[0].numel(), keys.device)
         aff = similarity(keys.unsqueeze(0), query_key.flatten(1).unsqueeze(0), self.similarity,
-                         temperature=self.temperature)
-        return softmax_weights(aff, self.top_k)
+                         temperature=self.temperature, query_major=sparse)
+        if top_k is None:
+            return torch.softmax(aff, dim=1)
+        weights = top_k_weights(aff, top_k, query_major=sparse)
+        return weights if sparse else weights.dense()
+
+    def weights(self, query_key: Tensor) -> Tensor:
+        """Dense readout weights ``[1, M, Q]`` of one query key ``[Ck, h, w]`` over permanent + temporary memory."""
+        return dense_weights(self.match(query_key))
+
+    def observe(self, weights: Tensor | TopKWeights) -> None:
+        """What every read tells the bank about its elements: here the tracker's update (subclasses add theirs)."""
+        if self.tracker is not None:
+            self.tracker.update(weights)
 
     def read(self, query_key: Tensor) -> Readout:
-        w = self.weights(query_key)
-        if self.tracker is not None:
-            self.tracker.update(w)
-        values = self.values if self.temp_values is None else torch.cat([self.values, self.temp_values], 2)
-        out = readout(values.unsqueeze(0), w)[0]
+        """STCN's memory read (Eq. 2): :meth:`match`, :meth:`observe`, then the readout of every object's values."""
+        w = self.match(query_key)
+        self.observe(w)
+        rows = self.value_rows if self.temp_value_rows is None else torch.cat([self.value_rows,
+                                                                               self.temp_value_rows], 0)
+        out = readout(rows.permute(1, 2, 0).unsqueeze(0), w)[0]
         return Readout(values=out.reshape(*out.shape[:2], *query_key.shape[1:]),
-                       weights=w[0] if self.keep_weights else None)
+                       weights=dense_weights(w)[0] if self.keep_weights else None)
 
 
 class EveryK(KeyValueMemory):
@@ -154,7 +183,7 @@ class EveryK(KeyValueMemory):
     def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor) -> None:
         if frame_index % self.k == 0:
             self.append(frame_index, key, values)
-            self.temp_keys = self.temp_values = None
+            self.temp_keys = self.temp_value_rows = None
         elif self.include_last:
             self.set_temporary(key, values)
 

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vosnb.memory.base import KeyValueMemory, Readout, tensor_bytes
+from vosnb.memory.affinity import TopKWeights, element_hits, element_weight_sums
+from vosnb.memory.base import KeyValueMemory, tensor_bytes
 
 INDEX_KINDS = ("topk", "softmax")
 TIE_BREAKS = ("oldest", "newest")
@@ -71,7 +72,7 @@ class LFUMemory(KeyValueMemory):
     def __init__(self, similarity: str = "l2", top_k: int | None = 20, *, k: int = 5, capacity: float = 2.0,
                  index: str = "topk", protect_first: bool = False, exempt_newest: bool = True,
                  tie_break: str = "oldest", temperature: float = 1.0, track: bool = False) -> None:
-        super().__init__(similarity, top_k, temperature=temperature, track=track, keep_weights=True)
+        super().__init__(similarity, top_k, temperature=temperature, track=track)
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ValueError(f"LFUMemory: k={k!r}: the write interval must be an integer ≥ 1")
         if index not in INDEX_KINDS:
@@ -175,20 +176,20 @@ class LFUMemory(KeyValueMemory):
         self.keep(survive.nonzero().squeeze(1))
 
     # ------------------------------------------------------------------------------------------------ read
-    def read(self, query_key: Tensor) -> Readout:
-        """STCN's top-k read; each feature's index grows by this read's count (or softmax weight sum)."""
-        out = super().read(query_key)
-        self.update_index(out.weights)
-        return out
+    def observe(self, weights: Tensor | TopKWeights) -> None:
+        """After STCN's top-k read (and the tracker's update), each feature's index grows by this read's count (or
+        softmax weight sum)."""
+        super().observe(weights)
+        self.update_index(weights)
 
-    def update_index(self, weights: Tensor) -> None:
-        """Fold one read's weights ``[M, Q]`` into the index: per feature, the number of query pixels that gave it
-        a positive weight (its top-k appearances), or the sum of its weights (``index="softmax"``)."""
-        weights = weights[: self.num_elements]
+    def update_index(self, weights: Tensor | TopKWeights) -> None:
+        """Fold one read's weights (dense ``[1, M, Q]`` or sparse) into the index: per feature, the number of query
+        pixels that gave it a positive weight (its top-k appearances), or the sum of its weights
+        (``index="softmax"``)."""
         if self.index_kind == "topk":
-            self.index += (weights > 0).sum(1)
+            self.index += element_hits(weights, self.num_elements)
         else:
-            self.index += weights.sum(1).to(self.index.dtype)
+            self.index += element_weight_sums(weights, self.num_elements).to(self.index.dtype)
 
     # ------------------------------------------------------------------------------------------------ size
     @property

@@ -14,6 +14,12 @@ One write runs ``em_iters`` iterations of
 then ``ν = (ζ⁻ν⁻ + Σ z v) / ζ``. ζ only grows, so κ and ν are running weighted means over every frame written
 (SWEM-5, :func:`batch_weighted_mean`). With ``adaptive=False`` the W step is skipped: the weights stay the masks.
 
+Precision: on the CPU the bank keeps its state and runs E, W and M in float64 (``dtype=None``). With τ = 0.05 and
+key norms of 5–6, the E step's ``softmax(x·κ̂/τ)`` spans hundreds of e-folds and an unused basis (ζ = 1e-6) moves
+by whatever tiny responsibility it receives, so float32 round-off changes the bases by O(1) within a few writes —
+in the authors' code too — and results would differ between CPUs whose math libraries round differently. The
+write is small (``P × L`` per class), so float64 costs little; the readout is returned in the query's dtype.
+
 The masks ``m_c`` live on the stride-16 grid (the authors' memorize): ``hard`` is the arg-max label of the frame
 (background or one of this bank's objects) sampled with nearest-neighbour, ``soft`` the object probability resized
 bilinearly; ``m_fg = hard · soft``, ``m_bg = (1 − hard)(1 − soft)``. On frame 0 the probabilities are the ground
@@ -200,10 +206,12 @@ class SWEMMemory:
         adaptive: adaptive weights (Eq. 6–7, the release) or the masks as fixed weights (the ablation).
         seed: seed of the random initial bases.
         keep_history: keep a :class:`WriteTrace` of every write in ``history`` (``last_write`` is always kept).
+        dtype: dtype of the state and the EM arithmetic; None: float64 on the CPU, the key's dtype elsewhere
+            (module doc, "Precision").
     """
 
     def __init__(self, num_bases: int = 128, tau: float = 0.05, em_iters: int = 4, adaptive: bool = True, *,
-                 seed: int = 0, keep_history: bool = False) -> None:
+                 seed: int = 0, keep_history: bool = False, dtype: torch.dtype | None = None) -> None:
         if num_bases < 1:
             raise ValueError(f"num_bases={num_bases}: SWEM needs at least one basis per class")
         if not tau > 0:
@@ -212,6 +220,7 @@ class SWEMMemory:
             raise ValueError(f"em_iters={em_iters}: at least one EM iteration is needed (the release uses 4)")
         self.num_bases, self.tau, self.em_iters, self.adaptive = num_bases, tau, em_iters, adaptive
         self.seed = seed
+        self.dtype = dtype
         self.initial: Bases | None = None
         self.first: Bases | None = None
         self.update: Bases | None = None
@@ -233,9 +242,11 @@ class SWEMMemory:
             raise ValueError(f"probs must be [N, H, W] for the N = {values.shape[0]} objects of values; got "
                              f"{tuple(probs.shape)}")
         n, cv = values.shape[:2]
+        dtype = self.state_dtype(key)
+        key, values = key.to(dtype), values.to(dtype)
         if self.initial is None:
             self.initial = random_bases(n, key.shape[0], cv, self.num_bases, seed=self.seed, device=key.device,
-                                        dtype=key.dtype)
+                                        dtype=dtype)
         elif self.initial.nu.shape[0] != n:
             raise ValueError(f"this bank holds {self.initial.nu.shape[0]} objects; got values for {n}. Objects that "
                              f"join later need a bank of their own (propagate does this).")
@@ -257,15 +268,22 @@ class SWEMMemory:
         self._read_keys = l2_normalise(kappa, dim=2).transpose(1, 2).flatten(2).transpose(1, 2)  # [N, M, Ck]
         self._read_values = nu.transpose(1, 2).flatten(2)  # [N, Cv, M]
 
+    def state_dtype(self, key: Tensor) -> torch.dtype:
+        """The dtype the bank computes in for keys like ``key`` (``dtype``, else float64 on the CPU)."""
+        if self.dtype is not None:
+            return self.dtype
+        return torch.float64 if key.device.type == "cpu" else key.dtype
+
     def read_weights(self, query_key: Tensor) -> Tensor:
-        """Readout weights ``[N, M, Q]``: softmax over the object's M bases of ``cos(κ, q) / τ``."""
+        """Readout weights ``[N, M, Q]`` (state dtype): softmax over the object's M bases of ``cos(κ, q) / τ``."""
         if self._read_keys is None:
             raise RuntimeError("read from an empty memory: write the first frame before reading")
-        affinity = self._read_keys @ l2_normalise(query_key.flatten(1), dim=0)
+        query = query_key.flatten(1).to(self._read_keys.dtype)
+        affinity = self._read_keys @ l2_normalise(query, dim=0)
         return torch.softmax(affinity / self.tau, dim=1)
 
     def read(self, query_key: Tensor) -> Readout:
-        out = self._read_values @ self.read_weights(query_key)
+        out = (self._read_values @ self.read_weights(query_key)).to(query_key.dtype)
         return Readout(values=out.view(*out.shape[:2], *query_key.shape[1:]))
 
     @property

@@ -5,7 +5,9 @@ depend on the mask, so a query key is reused as a memory key); ``encode_value`` 
 value (§3.3), batched over objects; ``segment`` decodes one memory readout per object into logits (§3.2). The
 affinity, top-k and readout (Eq. 1-2, 5) belong to :mod:`vosnb.memory`; soft aggregation to :mod:`vosnb.inference`.
 
-Shapes: frames ``[B, 3, H, W]`` RGB in [0, 1] with H and W multiples of 16 (pad first); ``h, w = H/16, W/16``.
+Shapes: frames ``[B, 3, H, W]`` RGB in [0, 1] with H and W multiples of 16; ``h, w = H/16, W/16``. A frame of
+another size is normalised first (:meth:`STCN.normalise`), then zero-padded, and passed with ``normalised=True``:
+the padding is then the ImageNet mean colour, as in the authors' inference (:func:`vosnb.inference.propagate`).
 Module names reproduce the authors' state-dict keys, so their ``stcn.pth`` loads with ``strict=True``
 (:func:`load_stcn_checkpoint`); :meth:`STCN.small` is the same code with narrower, shallower widths for CPU.
 """
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vosnb.errors import CheckpointError
+from vosnb.provenance import note_checkpoint
 from vosnb.models.modules import Decoder, FeatureFusion, KeyProjection
 from vosnb.models.resnet import BasicBlock, Bottleneck, ResNet
 
@@ -194,28 +197,38 @@ class STCN(nn.Module):
         value_dim = overrides.pop("value_dim", SMALL_VALUE_DIM)
         return cls(key_dim, value_dim, similarity, config=dataclasses.replace(StcnConfig.small(), **overrides))
 
-    def _normalise(self, frame: Tensor) -> Tensor:
-        if frame.dim() != 4 or frame.shape[1] != 3 or frame.shape[2] % STRIDE or frame.shape[3] % STRIDE:
-            raise ValueError(f"frame must be [B, 3, H, W] with H and W multiples of {STRIDE} (pad it first); got "
-                             f"{tuple(frame.shape)}")
+    def normalise(self, frame: Tensor) -> Tensor:
+        """RGB frames ``[B, 3, H, W]`` in [0, 1], of any size, normalised with the ImageNet mean and std: what the
+        encoders see. Zero-padding after this pads with the mean colour (the authors' order)."""
+        if frame.dim() != 4 or frame.shape[1] != 3:
+            raise ValueError(f"frame must be [B, 3, H, W]; got {tuple(frame.shape)}")
         return (frame - self.pixel_mean) / self.pixel_std
 
-    def encode_key(self, frame: Tensor) -> QueryFeatures:
-        """Key, query value and skip features of frames ``[B, 3, H, W]`` in [0, 1] (§3.1)."""
-        f16, f8, f4 = self.key_encoder(self._normalise(frame))
+    def _image(self, frame: Tensor, normalised: bool) -> Tensor:
+        """The encoders' input: ``frame`` normalised unless it already is, H and W checked to be multiples of 16."""
+        if frame.dim() != 4 or frame.shape[1] != 3 or frame.shape[2] % STRIDE or frame.shape[3] % STRIDE:
+            raise ValueError(f"frame must be [B, 3, H, W] with H and W multiples of {STRIDE} (normalise, then pad "
+                             f"it first); got {tuple(frame.shape)}")
+        return frame if normalised else self.normalise(frame)
+
+    def encode_key(self, frame: Tensor, *, normalised: bool = False) -> QueryFeatures:
+        """Key, query value and skip features of frames ``[B, 3, H, W]`` (§3.1): RGB in [0, 1], or the output of
+        :meth:`normalise` (then padded) with ``normalised=True``."""
+        f16, f8, f4 = self.key_encoder(self._image(frame, normalised))
         return QueryFeatures(self.key_proj(f16), self.key_comp(f16), f16, f8, f4)
 
-    def encode_value(self, frame: Tensor, f16: Tensor, masks: Tensor, others: Tensor | None = None) -> Tensor:
+    def encode_value(self, frame: Tensor, f16: Tensor, masks: Tensor, others: Tensor | None = None, *,
+                     normalised: bool = False) -> Tensor:
         """Memory values ``[B, N, Cv, h, w]`` of N objects (§3.3).
 
         Args:
-            frame: ``[B, 3, H, W]`` in [0, 1].
+            frame: ``[B, 3, H, W]`` in [0, 1], or normalised with ``normalised=True`` (as :meth:`encode_key`).
             f16: ``[B, C16, h, w]``, the frame's ``QueryFeatures.f16``.
             masks: ``[B, N, H, W]`` soft probabilities of the N objects.
             others: ``[B, N, H, W]``, for each object the sum of the other objects' masks; ``None`` computes it
                 from ``masks`` (clamped to [0, 1]).
         """
-        image = self._normalise(frame)
+        image = self._image(frame, normalised)
         b, _, height, width = frame.shape
         if masks.dim() != 4 or masks.shape[0] != b or masks.shape[2:] != frame.shape[2:]:
             raise ValueError(f"masks must be [B, N, H, W] = [{b}, N, {height}, {width}]; got {tuple(masks.shape)}")
@@ -319,6 +332,7 @@ def load_stcn_checkpoint(path: str | Path, similarity: str = "l2", map_location:
         raise CheckpointError(f"checkpoint {path} does not exist; give the path of the authors' stcn.pth or of a "
                               f"checkpoint written by vosnb")
     try:
+        note_checkpoint(path)
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises pickle, zip and runtime errors alike for a file it cannot read
         raise CheckpointError(f"{path} cannot be read by torch.load(weights_only=True) ({type(err).__name__}: "

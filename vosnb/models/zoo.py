@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from vosnb.errors import CheckpointError
+from vosnb.provenance import note_checkpoint
 from vosnb.models.stcn import STCN, StcnConfig, load_stcn_checkpoint
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
@@ -43,6 +44,7 @@ def load_any_checkpoint(path: str | Path, device: str | torch.device = "cpu", si
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass the path of stcn.pth or data/checkpoints/*.pth")
+    note_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is the file's fault

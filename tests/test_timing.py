@@ -1,0 +1,86 @@
+"""Interleaved timing (vosnb.timing) on fake clocks: order of calls, medians, IQRs and ratio intervals."""
+import pytest
+
+from vosnb.timing import Interval, median_interval, time_interleaved
+
+
+class FakeClocks:
+    """A wall clock and a CPU clock that only move when a variant runs: by the seconds it is given."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.calls: list[str] = []
+
+    def variant(self, name: str, walls: list[float], cpu_share: float = 0.5):
+        it = iter(walls)
+
+        def run() -> None:
+            seconds = next(it)
+            self.calls.append(name)
+            self.wall += seconds
+            self.cpu += cpu_share * seconds
+        return run
+
+
+def test_rounds_interleave_the_variants_after_the_warmup():
+    clocks = FakeClocks()
+    variants = {"a": clocks.variant("a", [9.0, 1, 2, 3]), "b": clocks.variant("b", [9.0, 4, 5, 6])}
+    timing = time_interleaved(variants, repeats=3, warmup=1, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+    assert clocks.calls == ["a", "b"] * 4
+    assert timing.calls == ["a", "b"] * 3  # the warm-up round is not recorded
+    assert timing.times["a"].wall == [1, 2, 3] and timing.times["b"].wall == [4, 5, 6]
+    assert timing.times["b"].cpu == [2, 2.5, 3]
+    assert timing.warmup == 1 and timing.threads >= 1
+
+
+def test_a_seed_shuffles_each_round_and_every_variant_runs_once_per_round():
+    clocks = FakeClocks()
+    names = ["a", "b", "c", "d"]
+    variants = {n: clocks.variant(n, [1.0] * 7) for n in names}
+    timing = time_interleaved(variants, repeats=6, warmup=1, seed=3, clock=lambda: clocks.wall,
+                              cpu_clock=lambda: clocks.cpu)
+    rounds = [timing.calls[i:i + 4] for i in range(0, 24, 4)]
+    assert all(sorted(r) == names for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1
+    again = FakeClocks()
+    time_interleaved({n: again.variant(n, [1.0] * 7) for n in names}, repeats=6, warmup=1, seed=3,
+                     clock=lambda: again.wall, cpu_clock=lambda: again.cpu)
+    assert again.calls == clocks.calls
+
+
+def test_median_and_iqr_arithmetic():
+    clocks = FakeClocks()
+    walls = [5.0, 1.0, 4.0, 2.0, 3.0, 100.0]
+    timing = time_interleaved({"a": clocks.variant("a", [0.0] + walls, cpu_share=0.25)}, repeats=6, warmup=1,
+                              clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+    assert timing.median("a") == 3.5
+    assert timing.iqr("a") == pytest.approx(4.75 - 2.25)  # linear-interpolated quartiles of 1, 2, 3, 4, 5, 100
+    assert timing.median("a", cpu=True) == pytest.approx(3.5 / 4)
+
+
+def test_ratio_pairs_the_rounds_and_gives_an_order_statistic_interval():
+    clocks = FakeClocks()
+    slow = [10.0, 20.0, 40.0, 12.0, 30.0]   # drift: both variants slow down together
+    fast = [5.0, 10.0, 10.0, 4.0, 10.0]     # per-round ratios 2, 2, 4, 3, 3
+    timing = time_interleaved({"slow": clocks.variant("slow", [0.0] + slow),
+                               "fast": clocks.variant("fast", [0.0] + fast)}, repeats=5, warmup=1,
+                              clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+    ratio = timing.ratio("slow", "fast")
+    assert ratio == Interval(estimate=3.0, low=2.0, high=4.0, confidence=1 - 2 / 32)
+
+
+def test_median_interval_ranks_and_coverage():
+    assert median_interval([3.0, 1.0, 2.0]) == Interval(2.0, 1.0, 3.0, 0.75)  # n = 3 cannot reach 95%
+    ten = median_interval(list(range(10)))
+    assert (ten.low, ten.high) == (1, 8) and ten.confidence == pytest.approx(1 - 2 * 11 / 1024)
+    assert median_interval(list(range(10)), confidence=0.8).low == 2
+    with pytest.raises(ValueError, match="at least one"):
+        median_interval([])
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="repeats=0"):
+        time_interleaved({"a": lambda: None}, repeats=0)
+    with pytest.raises(ValueError, match="at least one variant"):
+        time_interleaved({})
