@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-oracles.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements-oracles.txt
-	$(BIN)/python -m pip install -q --no-deps -e .
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -27,9 +27,9 @@ data: $(STAMP)
 	$(BIN)/vosnb data synth --out $(SYNTH_ROOT)
 
 reproduce: data
-	$(BIN)/vosnb reproduce --profile $(PROFILE) --dataset $(DATASET) --device $(DEVICE) \
-		$(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(ONLY),--only $(ONLY))
-	$(BIN)/vosnb claims
+	@echo "vosnb reproduce --profile $(PROFILE) --dataset $(DATASET) --device $(DEVICE)$(if $(DATA_ROOT), --data-root $(DATA_ROOT))$(if $(ONLY), --only $(ONLY))"
+	@$(BIN)/vosnb reproduce --profile $(PROFILE) --dataset $(DATASET) --device $(DEVICE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(ONLY),--only $(ONLY))
+	@$(BIN)/vosnb claims
 
 # Re-execute the committed notebooks in place (ci profile) and re-sync their py:percent twins.
 notebooks: data

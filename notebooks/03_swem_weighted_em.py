@@ -48,13 +48,13 @@
 # here therefore says little about SWEM; comparisons between SWEM variants on the same model are what we judge.
 
 # %% tags=["parameters"]
-profile = "ci"
-dataset = "synthetic"
-data_root = None
-device = "auto"
-seed = 0
-model_name = "stcn_small_l2_ck64"  # the trained small STCN that reads SWEM's memory
-swem_checkpoint = None  # SWEM-8: a checkpoint trained with SWEM memory (STCN architecture); needs dataset="davis2017"
+profile: str = "ci"  # ci: minutes on a 2-core CPU; full: paper scale
+dataset: str = "synthetic"  # synthetic: the embedded set; davis2017: real DAVIS 2017, needs data_root
+data_root: "Optional[str]" = None  # data set folder (DAVIS: the one holding JPEGImages and Annotations)
+device: str = "auto"  # auto (CUDA when available), cpu or cuda
+seed: int = 0  # seed of every random generator
+model_name: str = "stcn_small_l2_ck64"  # the trained small STCN that reads the SWEM memory
+swem_checkpoint: "Optional[str]" = None  # SWEM-8: a checkpoint trained with SWEM memory (STCN layout); dataset davis2017
 
 # %%
 import pandas as pd

@@ -63,12 +63,12 @@
 # holds fewer frames here (at most 8) and a fixed two-frame budget loses less to it. All J&F values are in points.
 
 # %% tags=["parameters"]
-profile = "ci"
-dataset = "synthetic"
-data_root = None
-device = "auto"
-seed = 0
-model_name = "stcn_small_l2_ck64"  # the trained small STCN that reads every memory
+profile: str = "ci"  # ci: minutes on a 2-core CPU; full: paper scale
+dataset: str = "synthetic"  # synthetic: the embedded set; davis2017: real DAVIS 2017, needs data_root
+data_root: "Optional[str]" = None  # data set folder (DAVIS: the one holding JPEGImages and Annotations)
+device: str = "auto"  # auto (CUDA when available), cpu or cuda
+seed: int = 0  # seed of every random generator
+model_name: str = "stcn_small_l2_ck64"  # the trained small STCN that reads every memory
 
 # %%
 import pandas as pd

@@ -85,3 +85,17 @@ def test_files_that_are_not_numbered_notebooks_are_ignored(pair):
     (pair.parent / "helper.py").write_text("x = 1\n")
     (pair.parent / "scratch.ipynb").write_text("{}")
     assert pair_problems(pair.parent) == []
+
+
+def test_every_parameter_cell_parses_with_types_and_help():
+    """papermill reads each parameter's type and help from the cell (a quote in a comment makes it skip the line,
+    and `vosnb reproduce` would then not inject it)."""
+    import papermill
+
+    for notebook in sorted(NOTEBOOKS.glob("0*.ipynb")):
+        source = next(c.source for c in nbformat.read(notebook, as_version=4).cells
+                      if "parameters" in c.metadata.get("tags", ()))
+        assigned = {line.split(":")[0].split("=")[0].strip() for line in source.splitlines() if line.strip()}
+        parsed = papermill.inspect_notebook(str(notebook))
+        assert set(parsed) == assigned, notebook.name
+        assert all(p["inferred_type_name"] != "None" and p["help"] for p in parsed.values()), notebook.name

@@ -5,6 +5,8 @@ the context build data, not how the data is made (tests/test_data*.py do that).
 """
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import jupytext
@@ -175,7 +177,9 @@ def test_reproduce_runs_in_order_with_only_the_declared_parameters(repo, built, 
     committed = {p.name: p.read_bytes() for p in (repo / "notebooks").iterdir()}
     assert cli.main(["reproduce", "--profile", "full", "--device", "cpu", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert "00_params: ⏱" in out and "01_partial: ⏱" in out and out.index("00_params") < out.index("01_partial")
+    assert "00_params: done in" in out and "01_partial: done in" in out
+    assert out.index("00_params: done") < out.index("01_partial: done")
+    assert "00_params [0:00] cell 1/2" in out and "cell 2/2" in out  # progress inside each notebook
     assert built == [repo / "data" / "synthetic"]
     build = repo / "build" / "notebooks"
     assert stdout_of(build / "00_params.ipynb")[-1] == "full synthetic None cpu 3\n"
@@ -263,3 +267,26 @@ def test_setup_reads_a_real_synthetic_set(tiny_davis_root, built):
     assert len(ctx.val.sequences) == 2
     video = ctx.val[ctx.val.sequences[0]]
     assert len(video) == 8 and video.frame(0).shape == (48, 80, 3)
+
+
+def test_cell_progress_names_the_cell_and_beats_while_a_cell_runs():
+    cells = [new_markdown_cell("## Section A\ntext"), new_code_cell("# comment\nx = 1"),
+             new_code_cell("slow()")]
+    lines: list[str] = []
+    progress = pipeline.CellProgress("07_demo", cells, heartbeat=0.05, write=lines.append)
+    with progress:
+        progress.on_cell_start(cells[1], 1)
+        progress.on_cell_start(cells[2], 2)
+        time.sleep(0.3)
+    assert lines[0].endswith("cell 1/2 Section A | x = 1") and lines[1].endswith("cell 2/2 Section A | slow()")
+    assert any("still running cell 2/2" in line for line in lines[2:])
+    assert not progress._thread.is_alive()
+
+
+def test_verdict_counts_summarise_the_notebook_just_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOSNB_OUTPUT_ROOT", str(tmp_path))
+    (tmp_path / "results").mkdir()
+    rows = [{"verdict": v} for v in ("reproduced", "inconclusive", "reproduced")]
+    (tmp_path / "results" / "02_x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert pipeline.verdict_counts("02_x") == "; claims: 2 reproduced, 1 inconclusive"
+    assert pipeline.verdict_counts("03_none") == ""

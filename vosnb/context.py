@@ -21,10 +21,9 @@ import vosnb.data
 from vosnb import plotting
 from vosnb.claims import ClaimsTable, Ledger
 from vosnb.errors import DataError
+from vosnb.options import DATASETS, PROFILES
 from vosnb.runtime import output_root, pin_ci_numerics, repo_root, resolve_device, seed_everything
 
-PROFILES = ("ci", "full")
-DATASETS = ("synthetic", "davis2017")
 _NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -131,6 +130,9 @@ def setup(notebook: str, profile: str = "ci", dataset: str = "synthetic", data_r
     )
     print(f"vosnb {vosnb.__version__} | torch {torch.__version__} | device {torch_device} | "
           f"threads {torch.get_num_threads()} | {dataset} data at {resolved_root}")
+    if results_dir.parent.name == "scratch":
+        print(f"results and figures go to {results_dir.parent} (the committed ones change only through "
+              f"`vosnb reproduce`)")
     if pin_warning:
         print(f"warning: {pin_warning}")
     return ctx

@@ -23,3 +23,6 @@ class CheckpointError(VosnbError):
 
 class ClaimError(VosnbError, KeyError):
     """A claim ID not in the catalogue, or a malformed ledger record."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

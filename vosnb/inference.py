@@ -194,18 +194,6 @@ def evaluate_model(model: torch.nn.Module, videos: DavisDataset | Sequence[Video
     return EvalResult(metrics=pd.concat(rows, ignore_index=True), timings=pd.DataFrame(timing))
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", required=True, type=Path, help="DAVIS-layout root (JPEGImages/, Annotations/)")
-    parser.add_argument("--checkpoint", required=True, type=Path,
-                        help="the authors' stcn.pth, or a vosnb checkpoint (data/checkpoints/*.pth)")
-    parser.add_argument("--memory", default="every5", help="memory strategy: every5, every5+last, first_last, ...")
-    parser.add_argument("--out", required=True, type=Path, help="folder for <sequence>/<frame>.png predictions")
-    parser.add_argument("--split", default="val")
-    parser.add_argument("--resolution", default="480p")
-    parser.add_argument("--top-k", type=int, default=20, help="top-k filtering of the affinity (0: full softmax)")
-    parser.add_argument("--device", default="auto")
-
-
 def run(args: argparse.Namespace) -> int:
     from vosnb.models import load_any_checkpoint
 

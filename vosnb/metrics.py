@@ -355,21 +355,6 @@ def paired_bootstrap_ci(a: Sequence[float] | np.ndarray | pd.Series, b: Sequence
 # ---------------------------------------------------------------------------------------------------------------
 # Command line: vosnb eval
 # ---------------------------------------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gt", required=True, type=Path, help="ground-truth folder of <sequence>/<frame>.png")
-    parser.add_argument("--pred", required=True, type=Path, help="prediction folder of <sequence>/<frame>.png")
-    parser.add_argument("--csv", type=Path, help="write the per-object scores to this CSV file")
-    parser.add_argument("--sequences", nargs="+", help="score only these sequences (default: all in --gt)")
-    parser.add_argument("--workers", type=_positive_int, default=2, help="processes (default: 2)")
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here: vosnb.runtime imports torch, which the spawned evaluation workers do not need.
     from vosnb.runtime import atomic_path

@@ -8,9 +8,13 @@ notebook and the cell. At the ci profile the kernels start with the pinned numer
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ from tqdm.auto import tqdm
 
 from vosnb import context
 from vosnb.errors import DataError, VosnbError
-from vosnb.runtime import atomic_path, ci_numerics_env, resolve_device
+from vosnb.runtime import OUTPUT_ROOT_ENV, atomic_path, ci_numerics_env, output_root, resolve_device
 
 NOTEBOOK = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_.-]+$")  # file stem of an ordered notebook
 PARAMETERS = ("profile", "dataset", "data_root", "device", "seed")  # what `reproduce` passes, if declared
@@ -56,18 +60,79 @@ def declared_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)))
 
 
-def execute(notebook: Path, output: Path, parameters: dict[str, Any]) -> float:
+class CellProgress:
+    """Says what a running notebook is doing: a line when each cell starts (cell i of n, the section heading above
+    it and its first line, elapsed time), and a "still running" line every `heartbeat` seconds of a long cell."""
+
+    def __init__(self, notebook: str, cells: list[nbformat.NotebookNode], heartbeat: float = 30.0,
+                 write: Callable[[str], None] = tqdm.write) -> None:
+        self.notebook, self.write, self.heartbeat = notebook, write, heartbeat
+        self.labels = self._labels(cells)
+        self.start = time.perf_counter()
+        self._current, self._started, self._stop = "", 0, False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    @staticmethod
+    def _labels(cells: list[nbformat.NotebookNode]) -> list[str]:
+        """Per code cell: "§ <latest heading> | <first code line>"."""
+        heading, labels = "", []
+        for cell in cells:
+            lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+            if cell.cell_type == "markdown":
+                heading = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), heading)
+            elif cell.cell_type == "code":
+                first = next((line for line in lines if not line.startswith("#")), lines[0] if lines else "")
+                labels.append(f"{heading[:50]} | {first[:60]}" if heading else first[:60])
+        return labels
+
+    def elapsed(self) -> str:
+        seconds = int(time.perf_counter() - self.start)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def on_cell_start(self, cell: nbformat.NotebookNode, cell_index: int) -> None:
+        if cell.cell_type != "code" or "injected-parameters" in cell.metadata.get("tags", ()):
+            return
+        label = self.labels[self._started] if self._started < len(self.labels) else ""
+        self._started += 1
+        self._current = f"cell {self._started}/{len(self.labels)} {label}"
+        self.write(f"  {self.notebook} [{self.elapsed()}] {self._current}")
+        self._wake.set()
+
+    def _beat(self) -> None:
+        while not self._stop:
+            self._wake.clear()
+            if not self._wake.wait(self.heartbeat) and not self._stop:
+                self.write(f"  {self.notebook} [{self.elapsed()}] still running {self._current}")
+
+    def __enter__(self) -> CellProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+
+
+def execute(notebook: Path, output: Path, parameters: dict[str, Any], progress: bool = True) -> float:
     """Run `notebook` with papermill into `output` (working directory: the notebook's folder); return seconds.
 
-    Only the parameters the notebook declares are injected.
+    Only the parameters the notebook declares are injected. With `progress`, each cell and every 30 s of a long
+    cell are reported (`CellProgress`). The kernel logs only errors (not, e.g., its notice that it talks to this
+    process over local TCP without encryption).
     """
     declared = declared_parameters(notebook)
     injected = {k: v for k, v in parameters.items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
+    cells = nbformat.read(notebook, as_version=4).cells
+    reporter = CellProgress(notebook.stem, cells, write=tqdm.write if progress else lambda line: None)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=injected, cwd=str(notebook.parent),
-                                   progress_bar=False, log_output=False)
+        with reporter:
+            papermill.execute_notebook(str(notebook), str(output), parameters=injected, cwd=str(notebook.parent),
+                                       progress_bar=False, log_output=False, on_cell_start=reporter.on_cell_start,
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
         raise NotebookExecutionError(_describe_failure(notebook, output, exc)) from None
     return time.perf_counter() - start
@@ -153,6 +218,8 @@ def reproduce(profile: str = "ci", dataset: str = "synthetic", data_root: Path |
         context.ensure_synthetic(data_root if data_root is not None else root / "data" / "synthetic")
     if profile == "ci":
         os.environ.update(ci_numerics_env())  # inherited by the kernels: pinned before their first computation
+    # The one command that writes the committed results/ and figures/ (unless told otherwise, as the tests do).
+    os.environ.setdefault(OUTPUT_ROOT_ENV, str(root))
     parameters = {"profile": profile, "dataset": dataset, "device": device, "seed": seed,
                   "data_root": str(Path(data_root).expanduser().resolve()) if data_root is not None else None}
     timings: dict[str, float] = {}
@@ -161,25 +228,23 @@ def reproduce(profile: str = "ci", dataset: str = "synthetic", data_root: Path |
         timings[notebook.stem] = execute(notebook, executed, parameters)
         if in_place:
             publish(executed, notebook)
-        tqdm.write(f"{notebook.stem}: ⏱ {timings[notebook.stem]:.1f} s")
+        tqdm.write(f"{notebook.stem}: done in {timings[notebook.stem]:.0f} s{verdict_counts(notebook.stem)}")
     return timings
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=context.PROFILES, default="ci",
-                        help="ci: minutes on a 2-core CPU (default); full: paper scale")
-    parser.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 00,02 (default: all)")
-    parser.add_argument("--dataset", choices=context.DATASETS, default="synthetic")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="data set folder (required for davis2017; default for synthetic: data/synthetic)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--in-place", action="store_true",
-                        help="replace the committed notebooks by their executed copies and re-sync the .py twins")
+def verdict_counts(notebook: str) -> str:
+    """", claims: 3 reproduced, 2 inconclusive, ..." for the records the notebook just wrote (empty if none)."""
+    path = output_root() / "results" / f"{notebook}.jsonl"
+    if not path.is_file():
+        return ""
+    verdicts = Counter(json.loads(line)["verdict"] for line in path.read_text(encoding="utf-8").splitlines()
+                       if line.strip())
+    return "; claims: " + ", ".join(f"{n} {v}" for v, n in verdicts.most_common())
 
 
 def run(args: argparse.Namespace) -> int:
     timings = reproduce(profile=args.profile, dataset=args.dataset, data_root=args.data_root, device=args.device,
                         seed=args.seed, only=args.only, in_place=args.in_place)
-    print(f"executed {len(timings)} notebook(s) in ⏱ {sum(timings.values()):.1f} s")
+    print(f"executed {len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; results and figures in "
+          f"{output_root()}")
     return 0

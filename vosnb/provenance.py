@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from vosnb.runtime import numerics_summary
 
@@ -103,6 +102,7 @@ def cpu_model() -> str:
 
 def collect(where: Path, data_root: str | os.PathLike | None = None) -> dict[str, Any]:
     """Everything above, at this moment: git state of ``where``, versions, numerics, CPU, load, data, checkpoints."""
+    import torch
     return {
         "git": git_state(where),
         "python": platform.python_version(),

@@ -1,4 +1,8 @@
-"""Run-time helpers shared by every layer: devices, seeding, atomic writes."""
+"""Run-time helpers shared by every layer: devices, seeding, atomic writes, where outputs go, pinned numerics.
+
+torch is imported inside the functions that need it, so that the data layer and the command line (which use only
+the file helpers) start without it.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -7,12 +11,15 @@ import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 import vosnb
 from vosnb.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def repo_root() -> Path:
@@ -31,14 +38,18 @@ OUTPUT_ROOT_ENV = "VOSNB_OUTPUT_ROOT"
 
 
 def output_root() -> Path:
-    """Where notebooks write results/ and figures/: ``$VOSNB_OUTPUT_ROOT`` when set (the test suite points it at a
-    temporary folder, so that tests never rewrite the committed evidence), else the repository root."""
+    """Where notebooks write results/ and figures/: ``$VOSNB_OUTPUT_ROOT`` when set, else the scratch folder
+    <repo>/build/scratch. `vosnb reproduce` sets it to the repository (the one command that rewrites the committed
+    evidence); the test suite sets it to a temporary folder; a notebook run by hand in Jupyter writes to scratch and
+    leaves the committed results and figures alone."""
     override = os.environ.get(OUTPUT_ROOT_ENV)
-    return Path(override).expanduser().resolve() if override else repo_root()
+    return Path(override).expanduser().resolve() if override else repo_root() / "build" / "scratch"
 
 
 def resolve_device(device: str = "auto") -> torch.device:
     """Map "auto" to CUDA when available, else CPU; refuse a CUDA request on a machine without one."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -49,6 +60,8 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch Generator seeded the same way."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -57,6 +70,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued device work so that wall-clock timings are honest."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -117,6 +132,8 @@ def pin_ci_numerics() -> str | None:
     :data:`CI_THREADS` torch threads. The libraries read the variables when they first compute, so this works
     before the first tensor operation; a process that computed earlier (a kernel that ran other cells first) keeps
     its paths, and the returned message says so (None when the pin holds)."""
+    import torch
+
     env = ci_numerics_env()
     os.environ.update(env)
     torch.set_num_threads(CI_THREADS)
@@ -129,6 +146,8 @@ def pin_ci_numerics() -> str | None:
 
 def numerics_summary() -> dict[str, str | int]:
     """What decides this process's floating-point results: torch's CPU kernels, threads and the pinning variables."""
+    import torch
+
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
             **{k: os.environ.get(k, "") for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR",
                                                    "OMP_WAIT_POLICY")}}

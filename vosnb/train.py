@@ -280,14 +280,6 @@ def score_checkpoint(path: Path, data_root: Path, *, device: str = "auto", progr
     return card
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", type=Path, help="a YAML training config (configs/train/*.yaml)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-resume", action="store_true", help="start from scratch even if a saved state exists")
-    parser.add_argument("--steps", type=int, help="override the config's number of steps")
-    parser.add_argument("--stop-at", type=int, help="stop after this step with a resumable state (train in slices)")
-
-
 def run(args: argparse.Namespace) -> int:
     config = TrainConfig.from_yaml(args.config)
     if args.steps:

@@ -46,8 +46,9 @@ class DavisDataset:
             raise DataError(f"DavisDataset: objects={objects!r}; choose one of {OBJECT_MODES}")
         if not self.root.is_dir():
             raise DataError(
-                f"{self.root}: data root not found; build the embedded set with `vosnb data synth --out {self.root}` "
-                "or fetch DAVIS with `vosnb data download davis2017 --root DIR`"
+                f"{self.root}: data root not found; give the folder that holds JPEGImages/, Annotations/ and "
+                "ImageSets/ (`vosnb data download davis2017 --root DIR` fetches DAVIS 2017 and prints it; "
+                "`vosnb data synth --out DIR` builds the embedded synthetic set)"
             )
         split_file = self.root / "ImageSets" / str(year) / f"{split}.txt"
         if not split_file.is_file():

@@ -188,16 +188,6 @@ def fetch_dataset(
     return data_root
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `vosnb data download`."""
-    parser.add_argument("dataset", choices=DATASETS, help="data set to fetch")
-    parser.add_argument("--root", required=True, type=Path, help="folder to download and extract into")
-    parser.add_argument("--url", help="download from this URL instead of the manifest's (a mirror)")
-    parser.add_argument("--sha256", help="expected sha256 of the archive (overrides the manifest)")
-    parser.add_argument("--keep-archive", action="store_true", help="keep the .zip after extracting it")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
 def run(args: argparse.Namespace) -> int:
     """`vosnb data download`: fetch the data set and print the data root to give the notebooks."""
     data_root = fetch_dataset(args.dataset, args.root, args.url, args.sha256, args.keep_archive, not args.no_progress)

@@ -207,18 +207,6 @@ def _swap_into_place(built: Path, root: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `vosnb data synth`."""
-    defaults = SynthConfig()
-    parser.add_argument("--out", required=True, type=Path, help="folder to write the set to (created)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (val and train derive theirs)")
-    for field in ("val_sequences", "val_length", "train_sequences", "train_length", "height", "width", "max_objects"):
-        parser.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(defaults, field),
-                            help="default: %(default)s")
-    parser.add_argument("--knob-rate", type=float, default=defaults.knob_rate, help="fraction of sequences per knob")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
 def run(args: argparse.Namespace) -> int:
     """`vosnb data synth`: build (or find up to date) the synthetic set and say where it is."""
     config = SynthConfig(

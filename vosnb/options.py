@@ -1,0 +1,7 @@
+"""The values the notebooks' parameters and the commands' options accept (standard library only: the command line
+imports this before anything heavy)."""
+from __future__ import annotations
+
+PROFILES = ("ci", "full")  # ci: minutes on a 2-core CPU; full: paper scale
+DATASETS = ("synthetic", "davis2017")
+DEVICES = ("auto", "cpu", "cuda")
