@@ -220,3 +220,26 @@ def test_the_sparse_read_is_chosen_for_large_cpu_reads_only():
     assert not use_sparse_read(896, 112, cpu)  # the synthetic data's every-5 memory of 40 frames
     assert use_sparse_read(16200, 1620, cpu)  # STCN's paper shapes
     assert not use_sparse_read(16200, 1620, torch.device("cuda"))
+
+
+class _Learned(EveryK):
+    """A strategy that needs the model (as RDE's SAM does)."""
+
+    def __init__(self, model, width: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model, self.width = model, width
+
+
+def test_make_memory_offers_engine_options_and_refuses_unknown_parameters(monkeypatch):
+    import vosnb.memory as memory
+
+    monkeypatch.setitem(memory._STRATEGIES, "learned", ("unused", "unused"))
+    monkeypatch.setattr(memory, "_builder", lambda name: _Learned)
+    model = object()
+    bank = make_memory("learned", {"model": model, "top_k": 7, "similarity": "dot", "unheard_of": 1}, width=3)
+    assert (bank.model, bank.width, bank.top_k, bank.similarity) == (model, 3, 7, "dot")
+    assert make_memory("every5", {"model": model, "top_k": 3}).top_k == 3  # every-k does not take the model
+    with pytest.raises(ValueError, match="'every5' takes no parameter capacity; it takes .*top_k"):
+        make_memory("every5", capacity=2)
+    with pytest.raises(ValueError, match="takes no parameter k"):
+        make_memory("every5", k=3)  # fixed by the spec itself

@@ -286,3 +286,13 @@ def test_initialisation_is_seeded_and_the_key_projection_orthogonal():
     w = a["key_proj.key_proj.weight"].flatten(1)
     assert torch.allclose(w @ w.T, torch.eye(w.shape[0]), atol=1e-4)
     assert torch.equal(a["value_encoder.bn1.weight"], torch.ones_like(a["value_encoder.bn1.weight"]))
+
+
+def test_a_checkpoint_of_an_unknown_model_type_is_refused_by_name(tmp_path):
+    from vosnb.errors import CheckpointError
+    from vosnb.models.zoo import load_any_checkpoint
+
+    path = tmp_path / "future.pth"
+    torch.save({"vosnb_model": {"type": "hologram"}, "state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="type 'hologram'.*known types: stcn"):
+        load_any_checkpoint(path)

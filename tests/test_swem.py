@@ -7,8 +7,8 @@ from vosnb.analysis import swem_views
 from vosnb.data import Video
 from vosnb.inference import propagate
 from vosnb.memory import MemoryBank, make_memory
-from vosnb.memory.swem import (Bases, SWEMMemory, batch_weighted_mean, coarse_probability, e_step, em_bases,
-                               random_bases, stride16_masks, weighted_em)
+from vosnb.memory.swem import (Bases, SWEMMemory, adaptive_weights, batch_weighted_mean, coarse_probability, e_step,
+                               em_bases, random_bases, stride16_masks, weighted_em)
 from vosnb.models import STCN
 
 
@@ -30,10 +30,13 @@ def written_bank(frames=6, **kwargs):
 
 
 def test_bank_follows_the_protocol_and_is_built_by_make_memory():
-    bank = make_memory("swem", similarity="l2", top_k=20, track=False)
+    bank = make_memory("swem", {"similarity": "l2", "top_k": 20, "track": False, "model": None})
     assert isinstance(bank, SWEMMemory) and isinstance(bank, MemoryBank)
     assert (bank.num_bases, bank.tau, bank.em_iters, bank.adaptive) == (128, 0.05, 4, True)
     assert all(bank.should_write(t) for t in range(50))
+    assert make_memory("swem", num_bases=16).num_bases == 16
+    with pytest.raises(ValueError, match="'swem' takes no parameter top_k; it takes adaptive, adaptive_version"):
+        make_memory("swem", top_k=20)
 
 
 def test_size_is_constant_whatever_the_video_length():
@@ -265,3 +268,74 @@ def test_count_features_matches_the_paper_shapes_on_a_small_grid():
     table = swem_views.count_features(frames=3, grid=(3, 4), key_dim=8, value_dim=4, num_bases=5)
     assert table["swem_features"].tolist() == [10, 20, 20]
     assert table["all_frames_features"].tolist() == [12, 24, 36]
+
+
+def test_the_hard_mask_runs_over_every_object_of_the_frame_whichever_bank_holds_it():
+    """Objects 1 and 2 live in one bank, object 3 (joined mid-video) in another: the bank's hard mask is the
+    arg-max over background and all three objects, computed here independently on the stride-16 samples."""
+    g = torch.Generator().manual_seed(4)
+    grid = (3, 5)
+    all_probs = torch.rand(3, 16 * grid[0], 16 * grid[1], generator=g) / 1.5
+    members = (0, 1)
+    masks = stride16_masks(all_probs[list(members)], grid, all_probs, members)
+    samples = all_probs[:, ::16, ::16]  # nearest-neighbour resizing by 1/16 samples each cell's first pixel
+    background = (1 - samples.sum(0)).clamp_min(0)
+    label = torch.stack([background, *samples]).argmax(0)  # 0 = background, i + 1 = object i
+    for slot, obj in enumerate(members):
+        hard = (label == obj + 1).float()
+        soft = torch.nn.functional.interpolate(all_probs[None, [obj]], size=grid, mode="bilinear",
+                                               align_corners=False)[0, 0]
+        torch.testing.assert_close(masks[slot, 1], hard * soft)
+        torch.testing.assert_close(masks[slot, 0], (1 - hard) * (1 - soft))
+    alone = stride16_masks(all_probs[list(members)], grid)  # the old behaviour: object 3 counted as background
+    assert not torch.equal(alone, masks)
+
+
+def test_propagate_gives_a_bank_the_other_banks_objects(monkeypatch):
+    """A bank's write receives the probabilities of every object and its members' place among them."""
+    seen = []
+    original = SWEMMemory.write
+
+    def spy(self, frame_index, key, values, probs, context=None):
+        seen.append((probs.shape[0], context.object_probs.shape[0], context.members))
+        return original(self, frame_index, key, values, probs, context)
+
+    monkeypatch.setattr(SWEMMemory, "write", spy)
+    video = late_object_video()
+    propagate(STCN(key_dim=16, value_dim=16, similarity="l2").eval(), video, lambda: SWEMMemory(num_bases=4),
+              device="cpu")
+    assert (2, 3, (0, 1)) in seen and (1, 3, (2,)) in seen
+
+
+def late_object_video() -> Video:
+    """Objects 1 and 2 from frame 0, object 3 from frame 2 (YouTube-VOS style), 6 frames of 32×48."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, size=(6, 32, 48, 3), dtype=np.uint8)
+    masks = np.zeros((6, 32, 48), np.uint8)
+    masks[:, 2:12, 2:14], masks[:, 18:30, 20:34] = 1, 2
+    masks[2:, 4:16, 30:44] = 3
+    return Video.from_arrays("late", frames, masks)
+
+
+@pytest.mark.parametrize("num_bases", [4, 8])
+def test_first_release_weights_half_of_the_bases_from_the_top5_kernel(num_bases):
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(8, 20, generator=g, dtype=torch.float64)
+    kappa = torch.randn(1, 2, 8, num_bases, generator=g, dtype=torch.float64)
+    masks = torch.rand(1, 2, 20, generator=g, dtype=torch.float64)
+    p_all, p_top = coarse_probability(x, kappa, 0.05), coarse_probability(x, kappa, 0.05, top=5)
+    if num_bases <= 5:
+        torch.testing.assert_close(p_all, p_top)  # the top 5 of ≤ 5 values are all of them
+    else:
+        assert not torch.allclose(p_all, p_top)
+    w = adaptive_weights(masks, p_top, num_bases, "first_release")
+    assert w.shape == (1, 2, 20, num_bases)
+    torch.testing.assert_close(w[..., : num_bases // 2], (masks * (1 - p_top)).unsqueeze(-1).expand(-1, -1, -1, num_bases // 2))
+    torch.testing.assert_close(w[..., num_bases // 2:], masks.unsqueeze(-1).expand(-1, -1, -1, num_bases // 2))
+    assert adaptive_weights(masks, p_all, num_bases).shape == (1, 2, 20)
+    bank = written_bank(3, adaptive_version="first_release")
+    assert bank.last_write.weights.shape == bank.last_write.masks.shape
+    with pytest.raises(ValueError, match="even L"):
+        SWEMMemory(num_bases=5, adaptive_version="first_release")
+    with pytest.raises(ValueError, match="adaptive_version"):
+        SWEMMemory(adaptive_version="v9")

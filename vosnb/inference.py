@@ -24,7 +24,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from vosnb.data import DavisDataset, Video, write_mask
-from vosnb.memory import MemoryBank, make_memory
+from vosnb.memory import FrameContext, MemoryBank, make_memory
 from vosnb.metrics import evaluate_sequence, summarize
 from vosnb.runtime import resolve_device, synchronize
 
@@ -68,10 +68,14 @@ def aggregate(probs: Tensor) -> Tensor:
     return torch.softmax(aggregate_logits(probs, 0), dim=0)
 
 
-def _memory_factory(memory: MemorySpec, similarity: str, top_k: int | None, track: bool) -> Callable[[], MemoryBank]:
+def _memory_factory(memory: MemorySpec, model: torch.nn.Module, top_k: int | None,
+                    track: bool) -> Callable[[], MemoryBank]:
+    """A factory of fresh banks: ``memory`` itself if callable, else :func:`make_memory` on the spec, offering the
+    model's similarity, ``top_k``, ``track`` and the model (for learned strategies)."""
     if callable(memory):
         return memory
-    return lambda: make_memory(memory, similarity=similarity, top_k=top_k, track=track)
+    options = {"similarity": model.similarity, "top_k": top_k, "track": track, "model": model}
+    return lambda: make_memory(memory, options)
 
 
 @dataclass
@@ -95,7 +99,7 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
     Each frame goes through ``model.normalise``, is padded (module doc) and is encoded with ``normalised=True``."""
     dev = resolve_device(device) if isinstance(device, str) else device
     model = model.to(dev).eval()
-    new_bank = _memory_factory(memory, model.similarity, top_k, track)
+    new_bank = _memory_factory(memory, model, top_k, track)
     ids = list(video.object_ids)
     groups: dict[int, list[int]] = {}
     for i, obj in enumerate(ids):
@@ -116,7 +120,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
         probs = torch.zeros((len(ids), *frame.shape[-2:]), device=dev)
         for first, members in groups.items():
             if first < t:
-                logits = model.segment(banks[first].read(query.key[0]).values.unsqueeze(0), query)[0]
+                read = banks[first].read(query.key[0], FrameContext(features=query))
+                logits = model.segment(read.values.unsqueeze(0), query)[0]
                 probs[members] = torch.sigmoid(logits)
         active = [i for first, members in groups.items() if first <= t for i in members]
         full = torch.zeros((len(ids) + 1, *frame.shape[-2:]), device=dev)
@@ -136,7 +141,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
                     others = (full[1:].sum(0, keepdim=True) - own).clamp(0, 1)
                     values = model.encode_value(frame, query.f16, own.unsqueeze(0), others.unsqueeze(0),
                                                 normalised=True)[0]
-                    banks[first].write(t - first, query.key[0], values, own)
+                    context = FrameContext(features=query, object_probs=full[1:], members=tuple(members))
+                    banks[first].write(t - first, query.key[0], values, own, context)
         out = unpad(full, pad)
         label = out.argmax(0)
         synchronize(dev)

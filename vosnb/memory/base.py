@@ -5,11 +5,17 @@ N objects of the bank, probabilities ``[N, H, W]`` at the padded input resolutio
 A bank owns both its write and its read, because the strategies differ in both (SWEM reads bases with a cosine
 kernel, the global module reads a C×C matrix). The propagation engine asks ``should_write`` before it encodes a
 value, so a strategy that skips a frame also skips the value encoder's cost.
+
+Beyond the key, every read and write receives the frame's :class:`FrameContext`: the model's query features (what a
+learned or feature-level strategy reads, e.g. the stride-16 features of the global attention module) and, at a
+write, the probabilities of every object in the frame with this bank's place among them (SWEM's hard mask is an
+arg-max over all objects, whichever bank they live in). A strategy whose constructor takes ``model`` receives the
+model from :func:`vosnb.memory.make_memory` (RDE's learned SAM lives in the model).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -26,15 +32,30 @@ class Readout:
     weights: Tensor | None = None
 
 
+@dataclass(frozen=True)
+class FrameContext:
+    """What the engine knows about a frame besides its key.
+
+    ``features``: the model's query features of the frame (for the STCN models a ``QueryFeatures`` with ``key``,
+    ``f16``, ``f8``, ``f4``), batch size 1; ``object_probs``: at a write, the probabilities ``[N_all, H, W]`` of every
+    object of the video (zero for objects not yet started); ``members``: the indices of this bank's objects in it.
+    """
+
+    features: Any = None
+    object_probs: Tensor | None = None
+    members: tuple[int, ...] = ()
+
+
 @runtime_checkable
 class MemoryBank(Protocol):
     """One memory strategy: when to write, what to keep, how to read."""
 
     def should_write(self, frame_index: int) -> bool: ...
 
-    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor) -> None: ...
+    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor,
+              context: FrameContext | None = None) -> None: ...
 
-    def read(self, query_key: Tensor) -> Readout: ...
+    def read(self, query_key: Tensor, context: FrameContext | None = None) -> Readout: ...
 
     @property
     def nbytes(self) -> int: ...
@@ -153,8 +174,9 @@ class KeyValueMemory:
         if self.tracker is not None:
             self.tracker.update(weights)
 
-    def read(self, query_key: Tensor) -> Readout:
-        """STCN's memory read (Eq. 2): :meth:`match`, :meth:`observe`, then the readout of every object's values."""
+    def read(self, query_key: Tensor, context: FrameContext | None = None) -> Readout:
+        """STCN's memory read (Eq. 2): :meth:`match`, :meth:`observe`, then the readout of every object's values
+        (the key is all it needs of the frame)."""
         w = self.match(query_key)
         self.observe(w)
         rows = self.value_rows if self.temp_value_rows is None else torch.cat([self.value_rows,
@@ -180,7 +202,8 @@ class EveryK(KeyValueMemory):
     def should_write(self, frame_index: int) -> bool:
         return self.include_last or frame_index % self.k == 0
 
-    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor) -> None:
+    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor,
+              context: FrameContext | None = None) -> None:
         if frame_index % self.k == 0:
             self.append(frame_index, key, values)
             self.temp_keys = self.temp_value_rows = None
@@ -194,7 +217,8 @@ class FirstAndLatest(KeyValueMemory):
     def should_write(self, frame_index: int) -> bool:
         return True
 
-    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor) -> None:
+    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor,
+              context: FrameContext | None = None) -> None:
         if self.keys is None:
             self.append(frame_index, key, values)
         else:

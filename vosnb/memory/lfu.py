@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from vosnb.memory.affinity import TopKWeights, element_hits, element_weight_sums
-from vosnb.memory.base import KeyValueMemory, tensor_bytes
+from vosnb.memory.base import FrameContext, KeyValueMemory, tensor_bytes
 
 INDEX_KINDS = ("topk", "softmax")
 TIE_BREAKS = ("oldest", "newest")
@@ -110,7 +110,8 @@ class LFUMemory(KeyValueMemory):
         """The capacity in features: ``round(capacity · h · w)``."""
         return int(round(self.capacity * elements_per_frame))
 
-    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor | None) -> None:
+    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor | None,
+              context: FrameContext | None = None) -> None:
         """Add frame ``frame_index``'s features, evicting the lowest LFU scores so the bank stays in capacity."""
         incoming = key.shape[1] * key.shape[2]
         if self.exempt_newest:

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vosnb.memory.base import Readout, tensor_bytes
+from vosnb.memory.base import FrameContext, Readout, tensor_bytes
 
 CLASSES = ("bg", "fg")  # order of the class axis, as in the authors' code
 NORM_EPS = 1e-6  # added to norms before dividing (the authors' l2norm)
@@ -89,18 +89,28 @@ def random_bases(num_objects: int, key_dim: int, value_dim: int, num_bases: int,
     return Bases(kappa, nu, zeta)
 
 
-def stride16_masks(probs: Tensor, grid: tuple[int, int]) -> Tensor:
-    """The fixed weights ``m [N, 2, h, w]`` (bg, fg) on the key grid from object probabilities ``[N, H, W]``.
+def stride16_masks(probs: Tensor, grid: tuple[int, int], all_probs: Tensor | None = None,
+                   members: tuple[int, ...] = ()) -> Tensor:
+    """The fixed weights ``m [N, 2, h, w]`` (bg, fg) on the key grid from this bank's object probabilities
+    ``[N, H, W]``.
 
     ``hard``: one-hot of the arg-max over (background = 1 − Σ probabilities, objects), nearest-neighbour resized
-    (computed on the nearest-neighbour samples, which is the same and 256× cheaper); ``soft``: the probabilities,
-    bilinear (no anti-aliasing, as the authors' ``F.interpolate``).
+    (computed on the nearest-neighbour samples, which is the same and 256× cheaper). The arg-max runs over every
+    object of the frame, as in the authors' code: pass ``all_probs [N_all, H, W]`` and the bank's ``members`` (its
+    objects' indices in ``all_probs``) when other objects live in other banks (objects that join mid-video);
+    without them it runs over this bank's objects. ``soft``: the probabilities, bilinear (no anti-aliasing, as the
+    authors' ``F.interpolate``).
     """
     if probs.dim() != 3:
         raise ValueError(f"probs must be [N, H, W] object probabilities; got {tuple(probs.shape)}")
-    sampled = F.interpolate(probs.unsqueeze(0), size=grid, mode="nearest")[0]
+    if all_probs is None:
+        all_probs, members = probs, tuple(range(probs.shape[0]))
+    elif len(members) != probs.shape[0] or all_probs.shape[1:] != probs.shape[1:]:
+        raise ValueError(f"members {members} must index the {probs.shape[0]} objects of probs in all_probs "
+                         f"{tuple(all_probs.shape)}")
+    sampled = F.interpolate(all_probs.unsqueeze(0), size=grid, mode="nearest")[0]
     label = torch.cat([(1 - sampled.sum(0, keepdim=True)).clamp_min(0), sampled]).argmax(0)
-    ids = torch.arange(1, probs.shape[0] + 1, device=probs.device).view(-1, 1, 1)
+    ids = torch.tensor(members, device=probs.device).view(-1, 1, 1) + 1
     hard = (label == ids).to(probs.dtype)
     soft = F.interpolate(probs.unsqueeze(0), size=grid, mode="bilinear", align_corners=False)[0]
     return torch.stack([(1 - hard) * (1 - soft), hard * soft], dim=1)
@@ -108,9 +118,11 @@ def stride16_masks(probs: Tensor, grid: tuple[int, int]) -> Tensor:
 
 def e_step(x: Tensor, kappa: Tensor, weights: Tensor, tau: float) -> Tensor:
     """Weighted responsibilities ``z [N, 2, P, L]`` (Eq. 3 times the pixel weights, Eq. 5): ``x [Ck, P]`` raw keys,
-    ``kappa [N, 2, Ck, L]``, ``weights [N, 2, P]`` (any leading dims, the same for all three)."""
+    ``kappa [N, 2, Ck, L]``, ``weights [N, 2, P]`` per pixel or ``[N, 2, P, L]`` per pixel and basis (any leading
+    dims, the same for all three)."""
     logits = x.t() @ l2_normalise(kappa, dim=-2)  # [N, 2, P, L]
-    return torch.softmax(logits / tau, dim=-1) * weights.unsqueeze(-1)
+    per_basis = weights if weights.dim() == logits.dim() else weights.unsqueeze(-1)
+    return torch.softmax(logits / tau, dim=-1) * per_basis
 
 
 def m_step(x: Tensor, z: Tensor, kappa_prev: Tensor, zeta_prev: Tensor) -> tuple[Tensor, Tensor]:
@@ -121,12 +133,16 @@ def m_step(x: Tensor, z: Tensor, kappa_prev: Tensor, zeta_prev: Tensor) -> tuple
     return kappa, zeta
 
 
-def coarse_probability(x: Tensor, kappa: Tensor, tau: float) -> Tensor:
+def coarse_probability(x: Tensor, kappa: Tensor, tau: float, top: int | None = None) -> Tensor:
     """Eq. 6: ``P_c [N, 2, P]``, how strongly the bases of class c explain each pixel, normalised over (bg, fg),
-    with the kernel ``exp(cos / τ)``."""
+    with the kernel ``exp(cos / τ)`` summed over all L bases of the class, or over its ``top`` largest values (the
+    authors' first release summed the top 5)."""
     cos = l2_normalise(x, dim=0).t() @ l2_normalise(kappa, dim=-2)  # [N, 2, P, L]
-    top = cos.amax(dim=-1, keepdim=True).amax(dim=1, keepdim=True)  # per pixel, over both classes' bases
-    kernel_sums = torch.exp((cos - top) / tau).sum(-1)  # [N, 2, P]
+    best = cos.amax(dim=-1, keepdim=True).amax(dim=1, keepdim=True)  # per pixel, over both classes' bases
+    kernel = torch.exp((cos - best) / tau)
+    if top is not None:
+        kernel = torch.topk(kernel, min(top, kernel.shape[-1]), dim=-1).values
+    kernel_sums = kernel.sum(-1)  # [N, 2, P]
     return kernel_sums / kernel_sums.sum(1, keepdim=True)
 
 
@@ -169,19 +185,37 @@ class WriteTrace:
         return best.view(self.masks.shape)
 
 
+ADAPTIVE_VERSIONS = ("eq7", "first_release")
+FIRST_RELEASE_TOP = 5  # kernel values per class summed into P_c by the authors' first release
+
+
+def adaptive_weights(masks: Tensor, p: Tensor, num_bases: int, version: str = "eq7") -> Tensor:
+    """The W step (Eq. 7): ``w_c = m_c · (1 − P_c)``. ``"eq7"`` gives these weights to every basis (``[N, 2, P]``,
+    the paper and the authors' code since July 2022); ``"first_release"`` (the authors' first upload, June 2022)
+    gives them to the first L/2 bases of each class and the fixed masks to the other L/2 (``[N, 2, P, L]``)."""
+    weights = masks * (1 - p)
+    if version == "eq7":
+        return weights
+    half = num_bases // 2
+    return torch.cat([weights.unsqueeze(-1).expand(*weights.shape, half),
+                      masks.unsqueeze(-1).expand(*masks.shape, num_bases - half)], dim=-1)
+
+
 def weighted_em(x: Tensor, values: Tensor, masks: Tensor, prior: Bases, *, tau: float = 0.05, em_iters: int = 4,
-                adaptive: bool = True) -> tuple[Bases, Tensor, Tensor, Tensor | None]:
+                adaptive: bool = True, version: str = "eq7") -> tuple[Bases, Tensor, Tensor, Tensor | None]:
     """One SWEM write (§4.1–4.2): from ``prior`` and one frame's keys ``x [Ck, P]``, values ``[N, Cv, P]`` and
-    masks ``[N, 2, P]``, return the new bases and the last E step's ``z``, weights and coarse P_fg (see module doc)."""
+    masks ``[N, 2, P]``, return the new bases and the last E step's ``z``, its per-pixel weights (of the adaptive
+    bases, for ``version="first_release"``) and the coarse P_fg (see module doc and :func:`adaptive_weights`)."""
     weights, kappa, coarse = masks, prior.kappa, None
+    top = FIRST_RELEASE_TOP if version == "first_release" else None
     for i in range(em_iters):
         z = e_step(x, kappa, weights, tau)
         kappa, zeta = m_step(x, z, prior.kappa, prior.zeta)
         if adaptive and i < em_iters - 1:
-            p = coarse_probability(x, kappa, tau)
-            weights, coarse = masks * (1 - p), p[:, 1]
+            p = coarse_probability(x, kappa, tau, top=top)
+            weights, coarse = adaptive_weights(masks, p, prior.num_bases, version), p[:, 1]
     nu, _ = m_step(values.unsqueeze(1), z, prior.nu, prior.zeta)
-    return Bases(kappa, nu, zeta), z, weights, coarse
+    return Bases(kappa, nu, zeta), z, weights if weights.dim() == masks.dim() else weights[..., 0], coarse
 
 
 def batch_weighted_mean(initial: Bases, keys: Tensor, values: Tensor, responsibilities: Tensor) -> Bases:
@@ -204,6 +238,10 @@ class SWEMMemory:
         tau: τ of the E step, the adaptive weights and the read (0.05).
         em_iters: EM iterations per write (4).
         adaptive: adaptive weights (Eq. 6–7, the release) or the masks as fixed weights (the ablation).
+        adaptive_version: which adaptive-weight step (:func:`adaptive_weights`): ``"eq7"``, the paper's Eq. 6–7
+            (P_c over all L bases, adaptive weights for every basis), or ``"first_release"``, the authors' first
+            upload (P_c over the top 5 kernel values, adaptive weights for half of the bases); the repository does
+            not say which produced the published numbers.
         seed: seed of the random initial bases.
         keep_history: keep a :class:`WriteTrace` of every write in ``history`` (``last_write`` is always kept).
         dtype: dtype of the state and the EM arithmetic; None: float64 on the CPU, the key's dtype elsewhere
@@ -211,13 +249,19 @@ class SWEMMemory:
     """
 
     def __init__(self, num_bases: int = 128, tau: float = 0.05, em_iters: int = 4, adaptive: bool = True, *,
-                 seed: int = 0, keep_history: bool = False, dtype: torch.dtype | None = None) -> None:
+                 adaptive_version: str = "eq7", seed: int = 0, keep_history: bool = False,
+                 dtype: torch.dtype | None = None) -> None:
         if num_bases < 1:
             raise ValueError(f"num_bases={num_bases}: SWEM needs at least one basis per class")
         if not tau > 0:
             raise ValueError(f"tau={tau}: the temperature must be > 0 (the release uses 0.05)")
         if em_iters < 1:
             raise ValueError(f"em_iters={em_iters}: at least one EM iteration is needed (the release uses 4)")
+        if adaptive_version not in ADAPTIVE_VERSIONS:
+            raise ValueError(f"adaptive_version={adaptive_version!r}; expected one of {ADAPTIVE_VERSIONS}")
+        if adaptive_version == "first_release" and num_bases % 2:
+            raise ValueError(f"num_bases={num_bases}: the first release splits the bases in halves; use an even L")
+        self.adaptive_version = adaptive_version
         self.num_bases, self.tau, self.em_iters, self.adaptive = num_bases, tau, em_iters, adaptive
         self.seed = seed
         self.dtype = dtype
@@ -233,8 +277,10 @@ class SWEMMemory:
         """Every frame (the engine skips the last one)."""
         return True
 
-    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor) -> None:
-        """Fold one frame into the bases: ``key [Ck, h, w]``, ``values [N, Cv, h, w]``, ``probs [N, H, W]``."""
+    def write(self, frame_index: int, key: Tensor, values: Tensor, probs: Tensor,
+              context: FrameContext | None = None) -> None:
+        """Fold one frame into the bases: ``key [Ck, h, w]``, ``values [N, Cv, h, w]``, ``probs [N, H, W]``; the
+        context's probabilities of every object, when given, decide the hard mask (:func:`stride16_masks`)."""
         if key.dim() != 3 or values.dim() != 4 or key.shape[1:] != values.shape[2:]:
             raise ValueError(f"expected key [Ck, h, w] and values [N, Cv, h, w] on the same grid; got "
                              f"{tuple(key.shape)} and {tuple(values.shape)}")
@@ -252,9 +298,13 @@ class SWEMMemory:
                              f"join later need a bank of their own (propagate does this).")
         prior = next(b for b in (self.update, self.first, self.initial) if b is not None)
         x, v = key.flatten(1), values.flatten(2)
-        masks = stride16_masks(probs.to(key.dtype), tuple(key.shape[1:]))
-        bases, z, weights, coarse = weighted_em(x, v, masks.flatten(2), prior, tau=self.tau,
-                                                em_iters=self.em_iters, adaptive=self.adaptive)
+        if context is not None and context.object_probs is not None:
+            masks = stride16_masks(probs.to(dtype), tuple(key.shape[1:]), context.object_probs.to(dtype),
+                                   context.members)
+        else:
+            masks = stride16_masks(probs.to(dtype), tuple(key.shape[1:]))
+        bases, z, weights, coarse = weighted_em(x, v, masks.flatten(2), prior, tau=self.tau, em_iters=self.em_iters,
+                                                adaptive=self.adaptive, version=self.adaptive_version)
         name = "first" if self.first is None else "update"
         setattr(self, name, bases)
         grid = masks.shape[2:]
@@ -282,7 +332,7 @@ class SWEMMemory:
         affinity = self._read_keys @ l2_normalise(query, dim=0)
         return torch.softmax(affinity / self.tau, dim=1)
 
-    def read(self, query_key: Tensor) -> Readout:
+    def read(self, query_key: Tensor, context: FrameContext | None = None) -> Readout:
         out = (self._read_values @ self.read_weights(query_key)).to(query_key.dtype)
         return Readout(values=out.view(*out.shape[:2], *query_key.shape[1:]))
 

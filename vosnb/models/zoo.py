@@ -7,6 +7,7 @@ Both load with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -39,8 +40,18 @@ def load_pretrained(name: str = "stcn_small_l2_ck64", device: str | torch.device
     return load_any_checkpoint(path, device=device)
 
 
-def load_any_checkpoint(path: str | Path, device: str | torch.device = "cpu", similarity: str = "l2") -> STCN:
-    """Load a vosnb checkpoint or the authors' ``stcn.pth`` (``similarity`` applies to the latter only)."""
+def _build_stcn(meta: dict) -> STCN:
+    return STCN(meta["key_dim"], meta["value_dim"], meta["similarity"], config=StcnConfig(**meta["config"]))
+
+
+# The model kinds a vosnb checkpoint can hold: its "type" field -> a builder from the stored architecture.
+MODEL_TYPES: dict[str, Callable[[dict], torch.nn.Module]] = {"stcn": _build_stcn}
+
+
+def load_any_checkpoint(path: str | Path, device: str | torch.device = "cpu",
+                        similarity: str = "l2") -> torch.nn.Module:
+    """Load a vosnb checkpoint (any kind in :data:`MODEL_TYPES`, by its ``type`` field; checkpoints written before
+    the field existed are STCN) or the authors' ``stcn.pth`` (``similarity`` applies to the latter only)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass the path of stcn.pth or data/checkpoints/*.pth")
@@ -52,10 +63,14 @@ def load_any_checkpoint(path: str | Path, device: str | torch.device = "cpu", si
     if not (isinstance(payload, dict) and "vosnb_model" in payload):
         return load_stcn_checkpoint(path, similarity=similarity).to(device).eval()
     meta = payload["vosnb_model"]
-    model = STCN(meta["key_dim"], meta["value_dim"], meta["similarity"], config=StcnConfig(**meta["config"]))
+    kind = meta.get("type", "stcn")
+    if kind not in MODEL_TYPES:
+        raise CheckpointError(f"{path} holds a model of type {kind!r}, which this vosnb does not know; "
+                              f"known types: {', '.join(MODEL_TYPES)} (a newer vosnb may have written it)")
+    model = MODEL_TYPES[kind](meta)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path} does not match the small STCN architecture: {exc}") from exc
+        raise CheckpointError(f"{path} does not match the {kind} architecture it declares: {exc}") from exc
     return model.to(device).eval()
