@@ -25,11 +25,14 @@ def test_table2_costs_match_the_paper_to_two_decimals_in_binary_units():
     assert costs.key_bytes(64, m, q) == 64 * (16200 + 1620) * 4
 
 
-def test_only_the_binary_memory_plus_query_convention_reproduces_every_cell():
-    conventions = costs.unit_conventions()
-    full = conventions[conventions["cells_matched"] == conventions["of"]]
-    assert full[["flop_unit", "byte_unit", "keys"]].values.tolist() == [["2^30", "2^20", "memory+query"]]
-    assert (conventions["cells_matched"].iloc[1:] < 12).all()
+def test_unit_alternatives_start_with_the_fixed_convention_and_show_the_others():
+    table = costs.unit_alternatives()
+    assert len(table) == 8
+    fixed = table.iloc[0]
+    assert (fixed["FLOPs"], fixed["bytes"], fixed["keys"]) == ("2^30", "2^20", "memory+query")
+    assert fixed.iloc[3:].astype(float).round(2).tolist() == [6.26, 6.33, 3.13, 3.20, 8.70, 4.35]
+    decimal = table[(table["FLOPs"] == "10^9") & (table["bytes"] == "10^6") & (table["keys"] == "memory+query")]
+    assert decimal[["GFLOPs dot Ck128", "key MB Ck128"]].round(2).values.tolist() == [[6.72, 9.12]]
 
 
 def test_matrix_product_counts_agree_with_torch_flop_counter():

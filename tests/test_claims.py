@@ -1,6 +1,8 @@
-"""The claims ledger: catalogue parsing, verdict rules, records on disk, the closing table and `vosnb claims`."""
+"""The claims ledger: the catalogue (claims.yaml), verdict rules, records on disk, the closing table and
+`vosnb claims`."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -9,17 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from nbval.plugin import get_sanitize_patterns
 from pandas.io.formats.style import Styler
 
 from vosnb import claims, cli
-from vosnb.claims import (DIRECTION_ONLY, INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Exact, Flat, Greater,
-                          Ledger, Less, NotRun, Ratio)
+from vosnb.claims import (CHECK, DIRECTION_ONLY, FINDING, INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Exact,
+                          Flat, Greater, Ledger, Less, NotRun, Ratio)
 from vosnb.errors import ClaimError
 
 REPO = Path(__file__).resolve().parents[1]
 DESIGN_CATALOGUE = Path("/work/shared/design/CLAIMS.md")
 ROW_ID = re.compile(r"^\|\s*([A-Z]+-\d+)\s*\|", re.MULTILINE)
+RAW = yaml.safe_load(claims.CATALOGUE_PATH.read_text(encoding="utf-8"))
 
 
 def ledger(tmp_path: Path, notebook: str = "02_demo", **kwargs) -> Ledger:
@@ -40,44 +44,155 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------ catalogue
-def test_shipped_catalogue_parses_every_table_row():
-    text = claims.CATALOGUE_PATH.read_text(encoding="utf-8")
+def test_shipped_catalogue_parses_with_every_field():
     catalogue = claims.load_catalogue()
-    assert list(catalogue) == ROW_ID.findall(text)  # same IDs, same order as an independent scan
-    assert len(catalogue) >= 38
+    assert len(catalogue) == len(RAW["claims"]) >= 38
     stcn4 = catalogue["STCN-4"]
-    assert stcn4.paper_value == "Gini 44.0 vs 31.8"
-    assert stcn4.source == "§4.2, Fig. 4"
-    assert stcn4.kind.startswith("relative")
-    assert stcn4.section.startswith("STCN")
-    zoo2 = catalogue["ZOO-2"]  # the collection's own table has no source / paper value columns
-    assert (zoo2.source, zoo2.paper_value, zoo2.kind) == ("", "", "relative")
+    assert (stcn4.paper, stcn4.source, stcn4.kind, stcn4.evidence) == ("STCN", "§4.2, Fig. 4", "relative", FINDING)
+    assert list(stcn4.rules) == ["gini", "never_above_1pct", "below_10pct_at_best"]
+    assert stcn4.notebook == "02_stcn_affinity_gini" and not stcn4.planned
+    assert catalogue["AMM-2"].rules["memory"].evidence == CHECK  # a sub-claim's own evidence
+    assert catalogue["AMM-2"].rules["fps_vs_every5"].evidence == FINDING
+    zoo2 = catalogue["ZOO-2"]  # the collection's own claims have no source / paper value
+    assert (zoo2.source, zoo2.paper_value, zoo2.notebook) == ("", "", "") and zoo2.planned
+
+
+def test_catalogue_is_ordered_by_paper_then_id_number():
+    ids = list(claims.load_catalogue())
+    papers = list(RAW["papers"])
+    assert ids == sorted(ids, key=lambda i: (papers.index(i.split("-")[0]), int(i.split("-")[1])))
+    assert ids[0] == "SWEM-1" and ids.index("STCN-9") < ids.index("RDE-1")
+
+
+def test_evidence_classification():
+    catalogue = claims.load_catalogue()
+    checks = {(e.id, r.name) for e in catalogue.values() for r in e.rules.values() if r.evidence == CHECK}
+    assert {("SWEM-5", "sequential_vs_batch"), ("SWEM-6", "features"), ("STCN-2", "softmax_gap"),
+            ("STCN-3", "recount"), ("AMM-2", "memory"), ("STCN-1", "l2_share")} <= checks
+    assert ("STCN-4", "gini") not in checks
+    for entry in catalogue.values():  # a check that is not obvious says why
+        for rule in entry.rules.values():
+            if rule.evidence == CHECK and entry.evidence != CHECK:
+                assert rule.why, f"{entry.id}.{rule.name}"
 
 
 def test_every_design_claim_id_is_known():
-    source = DESIGN_CATALOGUE if DESIGN_CATALOGUE.is_file() else claims.CATALOGUE_PATH
+    source = DESIGN_CATALOGUE if DESIGN_CATALOGUE.is_file() else claims.CATALOGUE_MD_PATH
     ids = ROW_ID.findall(source.read_text(encoding="utf-8"))
     assert ids, f"no claim IDs found in {source}"
     unknown = set(ids) - set(claims.load_catalogue())
-    assert not unknown, f"IDs of {source} missing from vosnb/CLAIMS.md: {sorted(unknown)}"
+    assert not unknown, f"IDs of {source} missing from vosnb/claims.yaml: {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("| ID | claim |\n|---|---|\n| STCN-1 | a |\n| STCN-1 | b |\n", "appears twice"),
-    ("| ID | claim |\n|---|---|\n| stcn one | a |\n", "not a claim ID"),
-    ("| name | text |\n|---|---|\n| STCN-1 | a |\n", "needs 'ID' and 'claim'"),
-    ("| ID | claim |\n|---|---|\n| STCN-1 | a | extra |\n", "3 cells"),
-    ("# nothing here\n", "no claims tables"),
+def test_shipped_claims_md_is_the_rendering_of_the_yaml(capsys):
+    rendered = claims.render_catalogue_md()
+    assert claims.CATALOGUE_MD_PATH.read_text(encoding="utf-8") == rendered, \
+        "vosnb/CLAIMS.md is stale: run `vosnb claims --catalogue-md > vosnb/CLAIMS.md`"
+    assert ROW_ID.findall(rendered) == list(claims.load_catalogue())
+    assert cli.main(["claims", "--catalogue-md"]) == 0
+    assert capsys.readouterr().out == rendered
+
+
+def test_no_rule_sets_its_own_tolerance():
+    """Tolerances come from the unit tables; the catalogue gives only the claim's values and thresholds."""
+    for entry in claims.load_catalogue().values():
+        for rule in entry.rules.values():
+            assert rule.atol <= claims.MAX_EXACT_ATOL
+            assert rule.unit is None or rule.unit in claims.MAGNITUDE_TOLERANCE
+
+
+def bad(claim_id: str, **changes) -> dict:
+    data = copy.deepcopy(RAW)
+    entry = data["claims"][claim_id]
+    for key, value in changes.items():
+        target, field = (entry, key) if "." not in key else (entry["rules"][key.split(".")[0]], key.split(".")[1])
+        if value is None:
+            target.pop(field)
+        else:
+            target[field] = value
+    return data
+
+
+@pytest.mark.parametrize("data, message", [
+    (bad("STCN-4", kind="approximate"), r"STCN-4\.kind: 'approximate' is not one of exact, relative, absolute"),
+    (bad("STCN-4", evidence=None), r"STCN-4\.evidence: missing"),
+    (bad("STCN-4", claim=""), r"STCN-4\.claim: missing"),
+    (bad("STCN-4", planned="later"), r"STCN-4: give either 'notebook'"),
+    (bad("RDE-1", planned=None), r"RDE-1: give either 'notebook'"),
+    (bad("STCN-4", rules={}), r"STCN-4\.rules: a measured claim needs"),
+    (bad("STCN-4", colour="red"), r"STCN-4: unknown field\(s\) colour"),
+    (bad("STCN-4", notebook="notebook two"), r"STCN-4\.notebook: 'notebook two'"),
+    (bad("STCN-4", **{"gini.type": "bigger"}), r"STCN-4: rules\.gini\.type: 'bigger' is not one of"),
+    (bad("STCN-4", **{"gini.text": None}), r"STCN-4: rules\.gini\.text: say what is measured"),
+    (bad("STCN-4", **{"gini.unit": "furlongs"}), r"STCN-4: rules\.gini\.unit: 'furlongs' has no tolerance"),
+    (bad("STCN-4", **{"gini.tolerance": 3}), r"STCN-4: rules\.gini: unknown field\(s\) tolerance"),
+    (bad("STCN-4", **{"gini.atol": 0.1}), r"STCN-4: rules\.gini\.atol: a greater rule takes no atol"),
+    (bad("STCN-3", **{"recount.atol": 0.01}), r"STCN-3: rules\.recount\.atol: 0\.01: exact claims allow float"),
+    (bad("STCN-5", **{"fps.expected": None}), r"STCN-5: rules\.fps\.expected: a ratio rule needs"),
+    (bad("STCN-5", **{"fps.expected": 1}), r"STCN-5: rules\.fps: Ratio: expected must be"),
+    (bad("STCN-4", **{"gini.expected": -3}), r"STCN-4: rules\.gini: Greater: expected=-3 contradicts"),
+    (bad("STCN-4", **{"gini.evidence": "hunch"}), r"STCN-4: rules\.gini\.evidence: 'hunch' is not one of"),
+    ({"papers": {"STCN": "x"}, "claims": {"stcn one": {}}}, r"'stcn one': not a claim ID"),
+    ({"papers": {"STCN": "x"}, "claims": {"NOPE-1": {}}}, r"NOPE-1: prefix NOPE is not in 'papers'"),
+    ({"claims": {}}, r"needs a 'papers' mapping"),
 ])
-def test_malformed_catalogue_is_an_error_naming_the_line(text, message):
+def test_bad_catalogue_entries_name_the_id_and_field(data, message):
     with pytest.raises(ClaimError, match=message):
-        claims.parse_catalogue(text, origin="X.md")
+        claims.parse_catalogue(data, origin="X.yaml")
 
 
-def test_unknown_claim_id_is_a_claim_error(tmp_path):
+def test_unreadable_catalogue_is_a_claim_error(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ClaimError, match="not valid YAML"):
+        claims.load_catalogue(path)
+
+
+def test_unknown_claim_id_or_sub_claim_is_a_claim_error(tmp_path):
     with pytest.raises(ClaimError, match="'STCN-99' is not in the catalogue"):
-        ledger(tmp_path).record("STCN-99", 1.0, 1.0, Exact(1.0))
+        ledger(tmp_path).record("STCN-99", "gini", 1.0)
+    with pytest.raises(ClaimError, match="STCN-4 has no rule 'gin'.*gini, never_above_1pct"):
+        ledger(tmp_path).record("STCN-4", "gin", 1.0)
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ rules per kind
+def rule_of(claim_id: str, sub_claim: str, judge_magnitude: bool):
+    return claims.load_catalogue()[claim_id].rules[sub_claim].build(judge_magnitude)
+
+
+def test_relative_rules_judge_magnitude_only_on_the_papers_data():
+    assert rule_of("STCN-4", "gini", False) == Greater()
+    assert rule_of("STCN-4", "gini", True) == Greater(expected=12.2, tolerance=claims.MAGNITUDE_TOLERANCE["points"])
+    assert rule_of("STCN-5", "fps", False) == Ratio(1.31)
+    assert rule_of("STCN-5", "fps", True) == Ratio(1.31, claims.MAGNITUDE_TOLERANCE["ratio"])
+    assert rule_of("STCN-8", "jf", True) == Greater()  # no magnitude stated: nothing to judge
+
+
+def test_a_stated_threshold_is_judged_with_the_interval():
+    swem2 = rule_of("SWEM-2", "intra_pixels", False)
+    assert swem2 == Greater(margin=70)
+    assert swem2.verdict(72.0, (66.0, 78.0)) == INCONCLUSIVE  # the interval contains the paper's 70%
+    assert swem2.verdict(75.0, (71.0, 79.0)) == REPRODUCED
+    assert rule_of("SWEM-1", "inter_pixels", False) == Greater(margin=50)
+
+
+def test_exact_flat_and_absolute_rules_are_the_same_on_any_data():
+    for judged in (False, True):
+        assert rule_of("STCN-2", "softmax_gap", judged) == Exact(0.0, atol=1e-9)
+        assert rule_of("SWEM-6", "features", judged) == Exact([512, 1620], atol=0)
+        assert rule_of("STCN-7", "stcn_flat", judged) == rule_of("SWEM-7", "time_flat", judged) == Flat(0.10)
+        assert rule_of("STCN-9", "davis_jf", judged) == Exact(85.4, atol=claims.MAGNITUDE_TOLERANCE["points"])
+
+
+def test_ledger_picks_the_rule_by_dataset_and_weights(tmp_path):
+    args = dict(measured=5.0, interval=(3.0, 7.0))
+    assert ledger(tmp_path).record("STCN-4", "gini", **args).verdict == REPRODUCED
+    davis = ledger(tmp_path, dataset="davis2017")
+    assert davis.record("STCN-4", "gini", **args).verdict == REPRODUCED  # not the authors' weights
+    assert davis.record("STCN-4", "gini", authors_weights=True, **args).verdict == DIRECTION_ONLY  # 5 vs 12.2
+    assert davis.record("STCN-4", "gini", authors_weights=True, measured=12.0,
+                        interval=(11.0, 13.0)).verdict == REPRODUCED
 
 
 # ------------------------------------------------------------------------------------------------ rules
@@ -147,8 +262,9 @@ def test_rule_descriptions_state_the_thresholds():
     assert Greater(margin=0.5, expected=1.4, tolerance=0.3).describe() == \
         "interval > 0.5; inconclusive if it contains 0.5 (no interval: d > 0.5); direction only unless |d − 1.4| ≤ 0.3"
     assert Less().describe() == "interval < 0; inconclusive if it contains 0 (no interval: d < 0)"
-    assert Ratio(1.34, 0.15).describe() == ("interval > 1, inconclusive if it contains 1; ratio within ±15% of 1.34, "
-                                            "else direction only")
+    assert Ratio(1.34, 0.15).describe() == ("interval > 1, inconclusive if it contains 1 (no interval: ratio > 1); "
+                                            "direction only unless within ±15% of 1.34")
+    assert "direction only" not in Ratio(1.34).describe()
     assert "10%" in Flat(0.1).describe()
     assert "1e-06" in Exact(3.0).describe()
 
@@ -166,6 +282,11 @@ def test_rule_descriptions_state_the_thresholds():
     (Ratio(0.5, 0.2), 0.55, None, REPRODUCED),
     (Ratio(0.5, 0.2), 0.80, None, DIRECTION_ONLY),
     (Ratio(0.5, 0.2), 1.20, None, NOT_REPRODUCED),
+    (Ratio(1.34), 3.0, (2.5, 3.5), REPRODUCED),  # magnitude not judged: direction and significance only
+    (Ratio(1.34), 1.1, (0.9, 1.3), INCONCLUSIVE),
+    (Ratio(1.34), 0.8, (0.7, 0.9), NOT_REPRODUCED),
+    (Ratio(1.34), 1.05, None, REPRODUCED),
+    (Ratio(1.34), 0.95, None, NOT_REPRODUCED),
 ])
 def test_ratio(rule, ratio, interval, verdict):
     assert rule.verdict(ratio, interval) == verdict
@@ -212,17 +333,17 @@ def test_numeric_rules_refuse_bad_values(measured, interval):
 # ------------------------------------------------------------------------------------------------ ledger on disk
 def test_record_stores_every_field_and_the_computed_verdict(tmp_path):
     book = ledger(tmp_path, model="stcn_tiny_l2", seed=3, device="cuda:0")
-    rec = book.record("STCN-4", "Gini 44.0 vs 31.8", np.float32(8.5), Greater(expected=12.2, tolerance=5.0),
-                      interval=np.array([2.0, 15.0]), unit="Gini points")
+    rec = book.record("STCN-4", "gini", np.float32(8.5), interval=np.array([2.0, 15.0]), unit="Gini points")
     assert rec.verdict == REPRODUCED
     assert not book.path.exists()  # written when the notebook completes
     book.save()
     (stored,) = read_jsonl(tmp_path / "02_demo.jsonl")
     assert stored == {**rec.to_dict(), "provenance": stored["provenance"]}
-    assert stored["id"] == "STCN-4"
-    assert stored["claim"] == claims.load_catalogue()["STCN-4"].claim
-    assert stored["measured"] == 8.5 and stored["interval"] == [2.0, 15.0]
-    assert stored["rule"] == Greater(expected=12.2, tolerance=5.0).describe()
+    spec = claims.load_catalogue()["STCN-4"].rules["gini"]
+    assert (stored["id"], stored["sub_claim"], stored["claim"]) == ("STCN-4", "gini", spec.text)
+    assert (stored["paper_value"], stored["evidence"], stored["kind"]) == (12.2, FINDING, "relative")
+    assert stored["measured"] == 8.5 and stored["interval"] == [2.0, 15.0] and stored["unit"] == "Gini points"
+    assert stored["rule"] == Greater().describe()
     assert (stored["dataset"], stored["model"], stored["profile"], stored["device"], stored["seed"]) == \
         ("synthetic", "stcn_tiny_l2", "ci", "cuda:0", 3)
     assert stored["notebook"] == "02_demo" and stored["reason"] == "" and stored["machine_dependent"] is False
@@ -232,7 +353,7 @@ def test_record_stores_every_field_and_the_computed_verdict(tmp_path):
 
 def test_saved_records_carry_the_provenance_of_the_run(tmp_path):
     book = ledger(tmp_path, data_root=tmp_path)
-    book.record("STCN-2", "equality", 0.0, Exact(0.0))
+    book.record("STCN-2", "softmax_gap", 0.0)
     (stored,) = read_jsonl(book.save())
     prov = stored["provenance"]
     assert {"git", "python", "torch", "numpy", "cpu_capability", "threads", "cpu", "load_average", "data",
@@ -244,34 +365,38 @@ def test_saved_records_carry_the_provenance_of_the_run(tmp_path):
 
 def test_model_given_per_record_overrides_the_ledger_default(tmp_path):
     book = ledger(tmp_path, model="default_model")
-    assert book.record("STCN-2", "equality", 0.0, Exact(0.0)).model == "default_model"
-    assert book.record("STCN-6", "85.4 vs 83.2", 1.0, Greater(), model="l2_ck64").model == "l2_ck64"
+    assert book.record("STCN-2", "softmax_gap", 0.0).model == "default_model"
+    assert book.record("STCN-6", "l2_vs_dot", 1.0, model="l2_ck64").model == "l2_ck64"
 
 
-def test_not_run_record_keeps_the_reason(tmp_path):
-    rec = ledger(tmp_path).record("STCN-9", 85.4, None, NotRun("needs DAVIS 2017: pass data_root"))
-    assert (rec.verdict, rec.reason, rec.measured) == (NOT_RUN, "needs DAVIS 2017: pass data_root", None)
+def test_not_run_record_keeps_the_reason_and_the_command(tmp_path):
+    rec = ledger(tmp_path).not_run("STCN-9", "davis_jf", "needs DAVIS 2017", "vosnb reproduce --only 02")
+    assert (rec.verdict, rec.measured, rec.paper_value) == (NOT_RUN, None, 85.4)
+    assert rec.reason == "needs DAVIS 2017; run: vosnb reproduce --only 02"
+    with pytest.raises(ClaimError, match="give the command"):
+        ledger(tmp_path).not_run("STCN-9", "davis_jf", "needs DAVIS 2017", " ")
 
 
 def test_rerecording_replaces_and_subclaims_coexist(tmp_path):
     book = ledger(tmp_path)
-    book.record("STCN-4", "44.0 vs 31.8", -1.0, Greater(), model="m")
-    book.record("STCN-4", "44.0 vs 31.8", 2.0, Greater(), model="m")  # a re-executed cell
-    book.record("STCN-4", "3% vs 0.06%", 0.5, Greater(), model="m", claim="never above 1%: dot > L2")
+    book.record("STCN-4", "gini", -1.0, model="m")
+    book.record("STCN-4", "gini", 2.0, model="m")  # a re-executed cell
+    book.record("STCN-4", "never_above_1pct", 0.5, model="m")
+    book.record("STCN-4", "gini", 0.7, model="m", claim="Gini on another setting")
     rows = read_jsonl(book.save())
-    assert [(r["measured"], r["verdict"]) for r in rows] == [(2.0, REPRODUCED), (0.5, REPRODUCED)]
+    assert [(r["sub_claim"], r["measured"]) for r in rows] == [("gini", 0.7), ("gini", 2.0), ("never_above_1pct", 0.5)]
 
 
 def test_rerunning_a_notebook_replaces_only_its_own_records_and_only_when_it_completes(tmp_path):
     first = ledger(tmp_path, "02_a")
-    first.record("STCN-2", "equality", 1.0, Exact(1.0))
-    first.record("STCN-3", "6.26", 6.26, Exact(6.26))
+    first.record("STCN-2", "softmax_gap", 0.0)
+    first.record("STCN-3", "recount", [6.26, 6.33, 3.13, 3.20, 8.70, 4.35])
     first.save()
     other = ledger(tmp_path, "03_b")
-    other.record("SWEM-5", "equality", 0.0, Exact(0.0))
+    other.record("SWEM-5", "sequential_vs_batch", 0.0)
     other_bytes = other.save().read_bytes()
     rerun = ledger(tmp_path, "02_a")
-    rerun.record("STCN-2", "equality", 1.5, Exact(1.0))
+    rerun.record("STCN-2", "softmax_gap", 1.5)
     assert len(read_jsonl(rerun.path)) == 2  # interrupted here: the previous run's records stay whole
     rerun.save()
     assert [(r["id"], r["verdict"]) for r in read_jsonl(rerun.path)] == [("STCN-2", NOT_REPRODUCED)]
@@ -280,11 +405,9 @@ def test_rerunning_a_notebook_replaces_only_its_own_records_and_only_when_it_com
 
 def test_a_failing_record_is_refused_and_leaves_no_file(tmp_path):
     book = ledger(tmp_path)
-    book.record("STCN-2", "equality", 1.0, Exact(1.0))
+    book.record("STCN-2", "softmax_gap", 0.0)
     with pytest.raises(ClaimError):
-        book.record("STCN-3", "6.26", "six", Greater())
-    with pytest.raises(ClaimError, match="rule must be"):
-        book.record("STCN-3", "6.26", 6.0, "d > 0")
+        book.record("STCN-4", "gini", "six")
     assert [r.id for r in book.records] == ["STCN-2"]
     book.save()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["02_demo.jsonl"]  # no temporary files left
@@ -292,40 +415,47 @@ def test_a_failing_record_is_refused_and_leaves_no_file(tmp_path):
 
 def test_records_are_kept_in_catalogue_order(tmp_path):
     book = ledger(tmp_path)
-    for claim_id in ("STCN-9", "STCN-1", "STCN-4"):
-        book.record(claim_id, "x", None, NotRun("later"))
-    assert [r["id"] for r in read_jsonl(book.save())] == ["STCN-1", "STCN-4", "STCN-9"]
+    book.record("STCN-4", "below_10pct_at_best", 1.0)
+    book.not_run("STCN-9", "davis_jf", "later", "vosnb reproduce --only 02")
+    book.record("STCN-4", "gini", 1.0)
+    book.record("STCN-1", "l2_share", 1.0)
+    assert [(r["id"], r["sub_claim"]) for r in read_jsonl(book.save())] == [
+        ("STCN-1", "l2_share"), ("STCN-4", "gini"), ("STCN-4", "below_10pct_at_best"), ("STCN-9", "davis_jf")]
 
 
 def test_values_that_cannot_be_stored_are_refused(tmp_path):
     with pytest.raises(ClaimError, match="cannot store"):
-        ledger(tmp_path).record("STCN-1", object(), 1.0, Exact(1.0))
+        ledger(tmp_path).record("STCN-3", "recount", [object()])
 
 
 # ------------------------------------------------------------------------------------------------ the closing table
 def sample_ledger(tmp_path: Path, timing: float, interval: tuple[float, float]) -> Ledger:
     book = ledger(tmp_path)
-    book.record("STCN-2", "equality", 0.0, Exact(0.0))
-    book.record("STCN-9", 85.4, None, NotRun("needs DAVIS 2017"))
-    book.record("RDE-6", "1.34×", timing, Ratio(1.34, 0.15), interval=interval, unit="×", timing=True)
-    book.record("STCN-4", "44.0 vs 31.8", -3.0, Greater())
-    book.record("SWEM-5", "equality", timing * 1e-15, Exact(0.0, atol=1e-9), machine_dependent=True)
+    book.record("STCN-2", "softmax_gap", 0.0)
+    book.not_run("STCN-9", "davis_jf", "needs DAVIS 2017", "vosnb reproduce --only 02")
+    book.record("STCN-5", "fps", timing, interval=interval, unit="×", timing=True)
+    book.record("STCN-4", "gini", -3.0)
+    book.record("SWEM-5", "sequential_vs_batch", timing * 1e-15, machine_dependent=True)
     return book
 
 
 def test_table_is_a_styler_with_the_display_columns_and_tinted_verdicts(tmp_path):
     table = sample_ledger(tmp_path, 1.30, (1.2, 1.4)).table()
     assert isinstance(table, Styler)
-    assert list(table.data.columns) == ["ID", "claim", "paper", "measured", "rule", "verdict"]
-    assert list(table.data["ID"]) == ["STCN-2", "STCN-4", "STCN-9", "SWEM-5", "RDE-6"]
+    assert list(table.data.columns) == ["ID", "sub-claim", "claim", "evidence", "paper", "measured", "rule",
+                                        "verdict"]
+    assert list(table.data["ID"]) == ["SWEM-5", "STCN-2", "STCN-4", "STCN-5", "STCN-9"]
+    assert list(table.data["evidence"]) == [CHECK, CHECK, FINDING, FINDING, FINDING]
     verdicts = list(table.data["verdict"])
-    assert verdicts == [REPRODUCED, NOT_REPRODUCED, "not run: needs DAVIS 2017", REPRODUCED, "⏱ reproduced"]
-    assert table.data["measured"].iloc[4] == "⏱ 1.3 × [⏱ 1.2, ⏱ 1.4]"
-    assert table.data["measured"].iloc[3] == "⏱ 1.3e-15"  # a round-off residual: value hidden, verdict shown
+    assert verdicts == [REPRODUCED, REPRODUCED, NOT_REPRODUCED, "⏱ reproduced",
+                        "not run: needs DAVIS 2017; run: vosnb reproduce --only 02"]
+    assert table.data["measured"].iloc[3] == "⏱ 1.3 × [⏱ 1.2, ⏱ 1.4]"
+    assert table.data["measured"].iloc[0] == "⏱ 1.3e-15"  # a round-off residual: value hidden, verdict shown
     assert INCONCLUSIVE in claims.VERDICT_COLORS
     html = table.to_html()
     for verdict in (REPRODUCED, NOT_REPRODUCED, NOT_RUN):
         assert claims.VERDICT_COLORS[verdict] in html
+    assert html == sample_ledger(tmp_path / "again", 1.30, (1.2, 1.4)).table().to_html()  # deterministic
     assert "STCN-4" in repr(table) and "0x" not in repr(table)  # plain text is the table, not an address
 
 
@@ -336,7 +466,7 @@ def test_table_is_identical_across_runs_once_timings_are_sanitised(tmp_path):
     assert sanitise(fast.to_html()) == sanitise(slow.to_html())
     assert sanitise(repr(fast)) == sanitise(repr(slow))
     changed = ledger(tmp_path / "c")  # a deterministic value that changes is still caught
-    changed.record("STCN-2", "equality", 0.5, Exact(0.0))
+    changed.record("STCN-2", "softmax_gap", 0.5)
     assert sanitise(changed.table().to_html()) != sanitise(ledger(tmp_path / "d").table().to_html())
 
 
@@ -352,31 +482,98 @@ def test_sanitiser_hides_addresses_and_progress_bars():
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
     lfu = ledger(tmp_path, "05_lfu")
-    lfu.record("AMM-1", "82.5 < 84.4", 1.9, Greater(), model="tiny")
+    lfu.record("AMM-1", "lfu_vs_first_last", 1.9, interval=(-0.5, 3.0), model="tiny")
     lfu.save()
     book = ledger(tmp_path, "02_stcn")
-    book.record("STCN-9", 85.4, None, NotRun("needs DAVIS 2017"))
-    book.record("STCN-2", "equality", 0.0, Exact(0.0))
+    book.not_run("STCN-9", "davis_jf", "needs DAVIS 2017", "vosnb reproduce --only 02")
+    book.record("STCN-2", "softmax_gap", 0.0)
+    book.record("STCN-1", "l2_share", 1.0, claim="a very long description of the point set " * 6)
     book.save()
     return tmp_path
 
 
-def test_cli_json_lists_records_in_catalogue_order(results, capsys):
-    assert cli.main(["claims", "--format", "json", "--results", str(results)]) == 0
-    records = json.loads(capsys.readouterr().out)
-    assert [r["id"] for r in records] == ["STCN-2", "STCN-9", "AMM-1"]
-    for key in ("id", "paper_value", "measured", "verdict", "dataset", "model", "profile"):
+def cli_json(capsys: pytest.CaptureFixture, *args: str) -> list[dict]:
+    assert cli.main(["claims", "--format", "json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_json_lists_records_and_every_unrecorded_id_in_catalogue_order(results, capsys):
+    records = cli_json(capsys, "--results", str(results))
+    ids = [r["id"] for r in records]
+    assert ids == list(claims.load_catalogue())  # one row per ID here: recorded, or not run from the catalogue
+    for key in ("id", "sub_claim", "evidence", "kind", "paper_value", "measured", "verdict", "dataset", "model"):
         assert all(key in r for r in records)
-    assert records[2]["model"] == "tiny" and records[1]["verdict"] == NOT_RUN
+    by_id = {r["id"]: r for r in records}
+    assert by_id["AMM-1"]["model"] == "tiny" and by_id["AMM-1"]["verdict"] == INCONCLUSIVE
+    assert by_id["STCN-9"]["reason"].startswith("needs DAVIS 2017; run:")
+    assert by_id["RDE-1"]["verdict"] == NOT_RUN and by_id["RDE-1"]["reason"].startswith("planned: notebook 04")
+    assert by_id["STCN-4"]["verdict"] == NOT_RUN and "run: vosnb reproduce --only 02" in by_id["STCN-4"]["reason"]
 
 
-def test_cli_csv_and_table(results, capsys):
-    assert cli.main(["claims", "--format", "csv", "--results", str(results)]) == 0
+def test_every_catalogue_id_appears_given_the_committed_results(capsys):
+    ids = {r["id"] for r in cli_json(capsys, "--results", str(REPO / "results"))}
+    assert ids == set(claims.load_catalogue())
+
+
+def test_planned_ids_get_not_run_rows_from_the_catalogue():
+    planned = [e for e in claims.load_catalogue().values() if e.planned]
+    assert {e.paper for e in planned} == {"RDE", "GAM", "ZOO"}
+    rows = claims.unrecorded([], {e.id: e for e in planned}, Path("results"))
+    assert [(r.id, r.verdict, r.reason) for r in rows] == [(e.id, NOT_RUN, f"planned: {e.planned}") for e in planned]
+    assert all(r.evidence == claims.load_catalogue()[r.id].evidence for r in rows)
+
+
+@pytest.mark.parametrize("args, ids", [
+    (["--notebook", "05"], ["AMM-1", "AMM-2", "AMM-3", "AMM-4", "AMM-5"]),
+    (["--notebook", "05_lfu"], ["AMM-1"]),
+    (["--paper", "stcn", "--verdict", "reproduced"], ["STCN-1", "STCN-2"]),
+    (["--verdict", "inconclusive"], ["AMM-1"]),
+])
+def test_cli_filters(results, args, ids, capsys):
+    assert [r["id"] for r in cli_json(capsys, "--results", str(results), *args)] == ids
+
+
+def test_cli_unknown_paper_is_an_error(results, capsys):
+    assert cli.main(["claims", "--results", str(results), "--paper", "XYZ"]) == 2
+    assert "no such paper" in capsys.readouterr().err
+
+
+def test_cli_csv_keeps_every_field(results, capsys):
+    assert cli.main(["claims", "--format", "csv", "--results", str(results), "--notebook", "02"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [r["id"] for r in rows] == ["STCN-2", "STCN-9", "AMM-1"] and rows[0]["verdict"] == REPRODUCED
+    assert set(rows[0]) == {f.name for f in claims.dataclasses.fields(claims.ClaimRecord)}
+    assert [r["id"] for r in rows][:2] == ["STCN-1", "STCN-2"] and rows[1]["verdict"] == REPRODUCED
+
+
+def test_terminal_table_fits_120_columns_and_ends_with_the_summary(results, capsys):
     assert cli.main(["claims", "--results", str(results)]) == 0
     out = capsys.readouterr().out
-    assert out.index("STCN-2") < out.index("AMM-1") and "05_lfu" in out and "not run: needs DAVIS 2017" in out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert out.index("== SWEM") < out.index("== STCN") < out.index("STCN-2") < out.index("AMM-1")
+    reason = next(line for line in lines if "needs DAVIS 2017" in line)
+    assert reason.strip().startswith("not run: needs DAVIS 2017")  # the reason on its own line
+    summary = lines[lines.index("Summary:") + 1:]
+    assert summary == claims.summary_lines(claims.load_results(results))
+    assert any(line.startswith("check    reproduced") and "2 records,  2 claims" in line for line in summary)
+    assert any(line.startswith("finding  inconclusive") for line in summary)
+
+
+def test_summary_lines_count_records_and_claims_per_evidence_and_verdict(results):
+    records = claims.load_results(results, with_unrecorded=False)
+    assert claims.summary_lines(records) == [
+        "finding  inconclusive      1 records,  1 claims",
+        "finding  not run           1 records,  1 claims",
+        "check    reproduced        2 records,  2 claims"]
+
+
+def test_old_records_take_evidence_and_kind_from_the_catalogue(tmp_path):
+    rec = ledger(tmp_path).record("SWEM-6", "features", [512, 1620]).to_dict()
+    for field in ("sub_claim", "evidence", "kind", "provenance"):
+        rec.pop(field)
+    (tmp_path / "03_old.jsonl").write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    (old,) = claims.load_results(tmp_path, with_unrecorded=False)
+    assert (old.evidence, old.kind, old.sub_claim) == (CHECK, "exact", "")
 
 
 def test_cli_reports_bad_results_without_a_traceback(tmp_path, capsys):
@@ -390,8 +587,7 @@ def test_cli_reports_bad_results_without_a_traceback(tmp_path, capsys):
     assert "'NOPE-1' is not in the catalogue" in capsys.readouterr().err
 
 
-def test_cli_with_no_records(tmp_path, capsys):
-    assert cli.main(["claims", "--results", str(tmp_path)]) == 0
-    assert "no claims recorded" in capsys.readouterr().out
-    assert cli.main(["claims", "--format", "json", "--results", str(tmp_path)]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+def test_cli_with_no_records_lists_the_catalogue_as_not_run(tmp_path, capsys):
+    assert {r["verdict"] for r in cli_json(capsys, "--results", str(tmp_path))} == {NOT_RUN}
+    assert cli.main(["claims", "--results", str(tmp_path), "--verdict", "reproduced"]) == 0
+    assert "no claims in" in capsys.readouterr().out

@@ -1,22 +1,38 @@
 """The claims ledger: every paper claim a notebook measures, with the verdict a rule computes.
 
-The catalogue of claims is `vosnb/CLAIMS.md` (shipped with the package); an ID not in it is an error. A notebook
-records a claim with a *rule* fixed before the measurement; the rule, not a person, turns the measured value (and,
+The catalogue of claims is `vosnb/claims.yaml` (shipped with the package; `vosnb/CLAIMS.md` is rendered from it by
+`render_catalogue_md`): per ID the claim, its source, the paper's value, its kind, its evidence and its rules, one
+named rule per recorded sub-claim. A notebook supplies only measurements: `ledger.record(claim_id, sub_claim,
+measured, interval=...)`; the rule comes from the catalogue, and it, not a person, turns the measured value (and,
 when there is one, its 95% interval: a bootstrap over sequences or over timing repeats) into one of five verdicts:
 
 - `reproduced`: the claimed direction, and the interval excludes no effect (for a claim that states a threshold,
-  the threshold); where a rule judges magnitude, also within its tolerance;
-- `inconclusive`: the interval contains no effect: the data cannot tell either way;
+  the threshold); where magnitude is judged, also within its tolerance;
+- `inconclusive`: the interval contains no effect (or the stated threshold): the data cannot tell either way;
 - `not reproduced`: the interval excludes no effect on the wrong side (or, without an interval, the value is on
-  the wrong side; an exact value that differs);
-- `direction only`: significant in the claimed direction, but the magnitude the rule judges is outside tolerance;
-- `not run`: the inputs are missing (the reason is stored).
+  the wrong side); an exact value that differs;
+- `direction only`: only where magnitude is judged: significant in the claimed direction, magnitude outside
+  tolerance;
+- `not run`: the inputs are missing (the reason and the command that would run it are stored).
+
+One convention per kind, the same for every claim (docs/DESIGN.md, "Claims"):
+
+- *exact* claims (mathematics, counting): the tolerance is float precision only (`atol` in the catalogue, at
+  most `MAX_EXACT_ATOL`);
+- *relative* claims on data other than the paper's: direction and significance only; the paper's magnitude is
+  shown beside ours, not judged. On the paper's own data (`PAPER_DATASET` with the authors' weights) magnitude is
+  judged too, with one tolerance per unit (`MAGNITUDE_TOLERANCE`);
+- *absolute* claims (a number on the paper's data): within the unit's tolerance of the paper's number;
+- "stays flat" claims: |relative change| within `FLAT_BOUND` (10%, ZOO-2's bound), judged on the whole interval.
+
+Each record also says what kind of evidence it is: a `finding` (an empirical result) or a `check` (of our own
+arithmetic or configuration: it cannot come out otherwise when the code is right).
 
 A notebook's records are written to results/<notebook>.jsonl (atomically) when the notebook completes
 (`Ledger.save`, called by `NotebookContext.finish`), so an interrupted run leaves the previous records whole and
 never touches another notebook's file. Each record carries its provenance (`vosnb.provenance`). Values are shown
 with `DISPLAY_DIGITS` significant digits, the precision that survives another CPU's rounding; the files keep full
-precision. `vosnb claims` prints them all.
+precision. `vosnb claims` prints them all, with a `not run` row for every catalogue ID without a record.
 """
 from __future__ import annotations
 
@@ -28,7 +44,9 @@ import json
 import math
 import re
 import sys
+import textwrap
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +54,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import yaml
 from pandas.io.formats.style import Styler
 
 import vosnb
@@ -50,81 +69,254 @@ DIRECTION_ONLY = "direction only"
 NOT_REPRODUCED = "not reproduced"
 NOT_RUN = "not run"
 VERDICTS = (REPRODUCED, INCONCLUSIVE, DIRECTION_ONLY, NOT_REPRODUCED, NOT_RUN)
+FINDING, CHECK = "finding", "check"
+EVIDENCE = (FINDING, CHECK)
+KINDS = ("exact", "relative", "absolute")
 DISPLAY_DIGITS = 3  # significant digits in claims tables (nbval compares them across machines)
 
+PAPER_DATASET = "davis2017"  # with the authors' weights, the papers' own setting: magnitude is judged there
+MAGNITUDE_TOLERANCE: Mapping[str, float] = {
+    "points": 1.0,  # J&F, J and any other 0–100 score: the papers print one decimal; DAVIS reruns differ by ~0.5
+    "ratio": 0.20,  # relative to the paper's ratio: FPS ratios move this much between GPUs and implementations
+    "relative change": 0.10,  # absolute, on (last − first) / first
+}
+"""The one tolerance per unit for magnitudes judged on the paper's own data (and for absolute claims)."""
+FLAT_BOUND = 0.10  # "stays flat": |relative change| ≤ 10% (ZOO-2's bound), for every such claim
+MAX_EXACT_ATOL = 1e-6  # exact claims: float round-off only
+
 TIMED = "⏱"  # prefix of machine-dependent values; tests/nbval_sanitize.cfg hides what follows it
-CATALOGUE_PATH = Path(__file__).with_name("CLAIMS.md")
-_ID = re.compile(r"^[A-Z]+-\d+$")
-_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+CATALOGUE_PATH = Path(__file__).with_name("claims.yaml")
+CATALOGUE_MD_PATH = Path(__file__).with_name("CLAIMS.md")
+TERMINAL_WIDTH = 120
+_ID = re.compile(r"^([A-Z]+)-(\d+)$")
+_NOTEBOOK = re.compile(r"^\d\d_[a-z0-9_]+$")
 
 
 # --------------------------------------------------------------------------------------------------- catalogue
+RULE_TYPES = ("exact", "near", "greater", "less", "ratio", "flat")
+_RULE_FIELDS = {"type", "text", "expected", "margin", "unit", "atol", "paper", "evidence", "why"}
+_CLAIM_FIELDS = {"source", "claim", "paper_value", "kind", "evidence", "why", "notebook", "planned", "rules"}
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One named rule of a catalogue entry: what a sub-claim is judged by (tolerances come from the unit tables)."""
+
+    name: str
+    type: str
+    text: str
+    evidence: str
+    expected: Any = None
+    margin: float = 0.0
+    unit: str | None = None
+    atol: float = 0.0
+    paper: Any = None
+    why: str = ""
+
+    @property
+    def paper_value(self) -> Any:
+        """The paper's value shown beside ours: `paper` if given, else the expected value (or the threshold)."""
+        if self.paper is not None:
+            return self.paper
+        return self.expected if self.expected is not None or not self.margin else f"> {self.margin:g}"
+
+    def build(self, judge_magnitude: bool) -> Rule:
+        """The rule object; `judge_magnitude` (the paper's own data) adds the unit's tolerance to relative rules."""
+        if self.type == "exact":
+            return Exact(self.expected, atol=self.atol)
+        if self.type == "near":
+            return Exact(self.expected, atol=MAGNITUDE_TOLERANCE[self.unit])
+        if self.type == "flat":
+            return Flat(FLAT_BOUND)
+        if self.type == "ratio":
+            return Ratio(self.expected, MAGNITUDE_TOLERANCE["ratio"] if judge_magnitude else None)
+        judged = judge_magnitude and self.expected is not None
+        cls = Greater if self.type == "greater" else Less
+        return cls(margin=self.margin, expected=self.expected if judged else None,
+                   tolerance=MAGNITUDE_TOLERANCE[self.unit] if judged else None)
+
+    def summary(self) -> str:
+        """One line for the rendered catalogue, e.g. "`gini` greater (paper 12.2 points)"."""
+        parts = [f"`{self.name}` {self.type}"]
+        if self.margin:
+            parts.append(f"than {self.margin:g}")
+        if self.paper_value is not None and self.type != "flat":
+            parts.append(f"(paper {format_value(self.paper_value)}{' ' + self.unit if self.unit else ''})")
+        if self.evidence != FINDING:
+            parts.append(f"[{self.evidence}]")
+        return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class CatalogueEntry:
-    """One row of a CLAIMS.md table (`source` and `paper_value` are empty for the collection's own claims)."""
+    """One claim of the catalogue (`source` and `paper_value` are empty for the collection's own claims)."""
 
     id: str
-    section: str
+    paper: str
+    paper_title: str
     source: str
     claim: str
-    paper_value: str
+    paper_value: Any
     kind: str
+    evidence: str
+    why: str
+    notebook: str
+    planned: str
+    rules: Mapping[str, RuleSpec]
+
+    def rule(self, name: str) -> RuleSpec:
+        """The named rule; a ClaimError listing the entry's rules if there is none."""
+        try:
+            return self.rules[name]
+        except KeyError:
+            raise ClaimError(f"{self.id} has no rule {name!r} in the catalogue {CATALOGUE_PATH.name}; its rules: "
+                             f"{', '.join(self.rules) or 'none'}") from None
 
 
-def parse_catalogue(text: str, origin: str = "CLAIMS.md") -> dict[str, CatalogueEntry]:
-    """Parse the markdown tables of a claims catalogue into {ID: entry}, in catalogue order."""
-    entries: dict[str, CatalogueEntry] = {}
-    section, header = "", None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line.startswith("#"):
-            section, header = line.lstrip("#").strip(), None
-            continue
-        if not line.startswith("|"):
-            header = None
-            continue
-        cells = [c.strip() for c in _CELL_SPLIT.split(line.strip("|"))]
-        if header is None:
-            header = [c.lower() for c in cells]
-            if "id" not in header or "claim" not in header:
-                raise ClaimError(f"{origin}:{lineno}: a claims table needs 'ID' and 'claim' columns, got {cells}")
-            continue
-        if all(set(c) <= set("-: ") for c in cells):
-            continue  # the |---|---| separator
-        if len(cells) != len(header):
-            raise ClaimError(f"{origin}:{lineno}: {len(cells)} cells for the {len(header)} columns {header}")
-        row = dict(zip(header, cells))
-        claim_id = row["id"]
-        if not _ID.match(claim_id):
-            raise ClaimError(f"{origin}:{lineno}: {claim_id!r} is not a claim ID like 'STCN-4'")
-        if claim_id in entries:
-            raise ClaimError(f"{origin}:{lineno}: claim ID {claim_id} appears twice")
-        entries[claim_id] = CatalogueEntry(id=claim_id, section=section, source=row.get("source", ""),
-                                           claim=row["claim"], paper_value=row.get("paper value", ""),
-                                           kind=row.get("kind", ""))
-    if not entries:
-        raise ClaimError(f"{origin}: no claims tables found")
-    return entries
+def _field_error(origin: str, where: str, message: str) -> ClaimError:
+    return ClaimError(f"{origin}: {where}: {message}")
+
+
+def _parse_rule(origin: str, claim_id: str, name: str, data: Any, evidence: str) -> RuleSpec:
+    where = f"{claim_id}: rules.{name}"
+    if not isinstance(data, Mapping):
+        raise _field_error(origin, where, f"a rule must be a mapping with a 'type', got {data!r}")
+    unknown = set(data) - _RULE_FIELDS
+    if unknown:
+        raise _field_error(origin, where, f"unknown field(s) {', '.join(sorted(unknown))}; "
+                                          f"allowed: {', '.join(sorted(_RULE_FIELDS))}")
+    kind = data.get("type")
+    if kind not in RULE_TYPES:
+        raise _field_error(origin, f"{where}.type", f"{kind!r} is not one of {', '.join(RULE_TYPES)}")
+    if not str(data.get("text", "")).strip():
+        raise _field_error(origin, f"{where}.text", "say what is measured")
+    allowed = {"exact": {"expected", "atol"}, "near": {"expected", "unit"}, "ratio": {"expected"}, "flat": set(),
+               "greater": {"expected", "margin", "unit"}, "less": {"expected", "margin", "unit"}}[kind]
+    for field in ("expected", "margin", "unit", "atol"):
+        if field in data and field not in allowed:
+            raise _field_error(origin, f"{where}.{field}", f"a {kind} rule takes no {field}")
+    if kind in ("exact", "near", "ratio") and data.get("expected") is None:
+        raise _field_error(origin, f"{where}.expected", f"a {kind} rule needs the paper's value")
+    if kind == "near" or (kind in ("greater", "less") and data.get("expected") is not None):
+        if data.get("unit") not in MAGNITUDE_TOLERANCE:
+            raise _field_error(origin, f"{where}.unit", f"{data.get('unit')!r} has no tolerance; a judged magnitude "
+                                                        f"needs one of {', '.join(MAGNITUDE_TOLERANCE)}")
+    if not 0 <= data.get("atol", 0) <= MAX_EXACT_ATOL:
+        raise _field_error(origin, f"{where}.atol", f"{data['atol']!r}: exact claims allow float round-off only "
+                                                    f"(0 … {MAX_EXACT_ATOL:g})")
+    rule_evidence = data.get("evidence", evidence)
+    if rule_evidence not in EVIDENCE:
+        raise _field_error(origin, f"{where}.evidence", f"{rule_evidence!r} is not one of {', '.join(EVIDENCE)}")
+    spec = RuleSpec(name=name, type=kind, text=str(data["text"]).strip(), evidence=rule_evidence,
+                    expected=data.get("expected"), margin=data.get("margin", 0.0), unit=data.get("unit"),
+                    atol=data.get("atol", 0.0), paper=data.get("paper"), why=str(data.get("why", "")).strip())
+    try:
+        spec.build(judge_magnitude=True)
+    except (ValueError, TypeError) as exc:
+        raise _field_error(origin, where, str(exc)) from None
+    return spec
+
+
+def _parse_entry(origin: str, claim_id: str, data: Any, papers: Mapping[str, str]) -> CatalogueEntry:
+    match = _ID.match(str(claim_id))
+    if not match:
+        raise _field_error(origin, repr(claim_id), "not a claim ID like 'STCN-4'")
+    if match.group(1) not in papers:
+        raise _field_error(origin, f"{claim_id}", f"prefix {match.group(1)} is not in 'papers' ({', '.join(papers)})")
+    if not isinstance(data, Mapping):
+        raise _field_error(origin, claim_id, f"an entry must be a mapping, got {data!r}")
+    unknown = set(data) - _CLAIM_FIELDS
+    if unknown:
+        raise _field_error(origin, claim_id, f"unknown field(s) {', '.join(sorted(unknown))}")
+    for field in ("claim", "kind", "evidence"):
+        if not str(data.get(field, "")).strip():
+            raise _field_error(origin, f"{claim_id}.{field}", "missing")
+    if data["kind"] not in KINDS:
+        raise _field_error(origin, f"{claim_id}.kind", f"{data['kind']!r} is not one of {', '.join(KINDS)}")
+    if data["evidence"] not in EVIDENCE:
+        raise _field_error(origin, f"{claim_id}.evidence",
+                           f"{data['evidence']!r} is not one of {', '.join(EVIDENCE)}")
+    notebook, planned = str(data.get("notebook", "")), str(data.get("planned", "")).strip()
+    if bool(notebook) == bool(planned):
+        raise _field_error(origin, claim_id, "give either 'notebook' (where it is measured) or 'planned' (what is "
+                                             "missing to measure it)")
+    if notebook and not _NOTEBOOK.match(notebook):
+        raise _field_error(origin, f"{claim_id}.notebook", f"{notebook!r} is not a notebook stem like '02_stcn'")
+    rules = data.get("rules") or {}
+    if not isinstance(rules, Mapping) or (notebook and not rules):
+        raise _field_error(origin, f"{claim_id}.rules", "a measured claim needs a mapping of named rules")
+    return CatalogueEntry(
+        id=claim_id, paper=match.group(1), paper_title=papers[match.group(1)], source=str(data.get("source", "")),
+        claim=" ".join(str(data["claim"]).split()), paper_value=data.get("paper_value", ""), kind=data["kind"],
+        evidence=data["evidence"], why=" ".join(str(data.get("why", "")).split()), notebook=notebook,
+        planned=planned, rules={name: _parse_rule(origin, claim_id, str(name), spec, data["evidence"])
+                                for name, spec in rules.items()})
+
+
+def parse_catalogue(data: Any, origin: str = "claims.yaml") -> dict[str, CatalogueEntry]:
+    """Validate a loaded catalogue into {ID: entry}, ordered by paper (the order of `papers`) and ID number; a
+    ClaimError names the ID and field of any bad entry."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("papers"), Mapping) or \
+            not isinstance(data.get("claims"), Mapping) or not data["claims"]:
+        raise ClaimError(f"{origin}: a catalogue needs a 'papers' mapping and a non-empty 'claims' mapping")
+    papers = {str(k): str(v) for k, v in data["papers"].items()}
+    entries = [_parse_entry(origin, claim_id, entry, papers) for claim_id, entry in data["claims"].items()]
+    order = list(papers)
+    entries.sort(key=lambda e: (order.index(e.paper), int(e.id.split("-")[1])))
+    return {e.id: e for e in entries}
 
 
 @functools.cache
 def load_catalogue(path: Path = CATALOGUE_PATH) -> Mapping[str, CatalogueEntry]:
     """The catalogue at `path` (default: the copy shipped in the package), parsed once."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ClaimError(f"cannot read the claims catalogue {path}: {exc.strerror}; reinstall vosnb") from exc
-    return parse_catalogue(text, origin=str(path))
+    except yaml.YAMLError as exc:
+        raise ClaimError(f"{path}: not valid YAML: {exc}") from None
+    return parse_catalogue(data, origin=str(path))
 
 
 def catalogue_entry(claim_id: str, catalogue: Mapping[str, CatalogueEntry] | None = None) -> CatalogueEntry:
-    """The catalogue row of `claim_id`; a ClaimError naming the catalogue if there is none."""
+    """The catalogue entry of `claim_id`; a ClaimError naming the catalogue if there is none."""
     catalogue = load_catalogue() if catalogue is None else catalogue
     try:
         return catalogue[claim_id]
     except KeyError:
         raise ClaimError(f"claim ID {claim_id!r} is not in the catalogue {CATALOGUE_PATH.name}; "
                          f"known IDs: {', '.join(catalogue)}") from None
+
+
+def _md_cell(value: Any) -> str:
+    return ("" if value is None else format_value(value)).replace("|", "\\|")
+
+
+def render_catalogue_md(catalogue: Mapping[str, CatalogueEntry] | None = None) -> str:
+    """vosnb/CLAIMS.md: the catalogue as markdown tables, one per paper (generated; edit claims.yaml instead)."""
+    catalogue = load_catalogue() if catalogue is None else catalogue
+    lines = ["# Claims catalogue", "",
+             "<!-- Generated from vosnb/claims.yaml by `vosnb claims --catalogue-md`; do not edit by hand. -->", "",
+             "Every quantitative or checkable claim of the five papers that this collection reproduces, with a stable",
+             "ID. A notebook records each named rule (sub-claim) of a claim in the claims ledger; the verdict is",
+             "computed by the catalogue's rule (see `vosnb/claims.py` and docs/DESIGN.md for the conventions per",
+             "kind: exact, relative, absolute). Evidence: a *finding* is an empirical result; a *check* tests our own",
+             "arithmetic or configuration and cannot come out otherwise when the code is right.", ""]
+    by_paper: dict[str, list[CatalogueEntry]] = {}
+    for entry in catalogue.values():
+        by_paper.setdefault(entry.paper, []).append(entry)
+    for entries in by_paper.values():
+        lines += [f"## {entries[0].paper} — {entries[0].paper_title}", "",
+                  "| ID | source | claim | paper value | kind | evidence | measured in | rules |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for e in entries:
+            evidence = e.evidence + (f" ({e.why})" if e.why else "")
+            where = f"notebook {e.notebook}" if e.notebook else f"planned: {e.planned}"
+            rules = "; ".join(r.summary() + (f" ({r.why})" if r.why else "") for r in e.rules.values())
+            lines.append("| " + " | ".join(_md_cell(v) for v in (e.id, e.source, e.claim, e.paper_value, e.kind,
+                                                                     evidence, where, rules)) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------- values
@@ -296,23 +488,25 @@ class Ratio(Rule):
     """A ratio (speed-up, memory saving) the paper gives as `expected`; 1 is "no effect".
 
     With an interval: inconclusive iff it contains 1, not reproduced iff it lies on the other side of 1 than
-    `expected`; otherwise reproduced iff the ratio is within `rel_tol` of `expected`, else direction only. Without
-    an interval: reproduced iff within `rel_tol`, direction only iff on expected's side of 1, else not reproduced.
+    `expected`. Otherwise (and without an interval: on `expected`'s side of 1, else not reproduced) reproduced;
+    when `rel_tol` is given (magnitude judged), reproduced only within `rel_tol` of `expected`, else direction only.
     """
 
     expected: float
-    rel_tol: float
+    rel_tol: float | None = None
 
     def __post_init__(self) -> None:
         if not self.expected > 0 or self.expected == 1:
             raise ValueError(f"Ratio: expected must be > 0 and != 1 (use Flat for 'no change'), got {self.expected}")
-        if self.rel_tol < 0:
+        if self.rel_tol is not None and self.rel_tol < 0:
             raise ValueError(f"Ratio: rel_tol must be >= 0, got {self.rel_tol}")
 
     def describe(self) -> str:
         side = ">" if self.expected > 1 else "<"
-        return (f"interval {side} 1, inconclusive if it contains 1; ratio within ±{self.rel_tol * 100:g}% of "
-                f"{self.expected:g}, else direction only")
+        text = f"interval {side} 1, inconclusive if it contains 1 (no interval: ratio {side} 1)"
+        if self.rel_tol is not None:
+            text += f"; direction only unless within ±{self.rel_tol * 100:g}% of {self.expected:g}"
+        return text
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         ratio = _as_float(measured)
@@ -324,9 +518,11 @@ class Ratio(Rule):
                 return INCONCLUSIVE
             if high < 0:
                 return NOT_REPRODUCED
-        if abs(ratio / self.expected - 1.0) <= self.rel_tol:
+        elif not side * (ratio - 1.0) > 0:
+            return NOT_REPRODUCED
+        if self.rel_tol is None or abs(ratio / self.expected - 1.0) <= self.rel_tol:
             return REPRODUCED
-        return DIRECTION_ONLY if side * (ratio - 1.0) > 0 else NOT_REPRODUCED
+        return DIRECTION_ONLY
 
 
 @dataclass(frozen=True)
@@ -376,9 +572,12 @@ class NotRun(Rule):
 
 
 # --------------------------------------------------------------------------------------------------- records
+_OPTIONAL_FIELDS = ("sub_claim", "evidence", "kind", "machine_dependent", "timing", "provenance")
+
+
 @dataclass(frozen=True)
 class ClaimRecord:
-    """One line of results/<notebook>.jsonl."""
+    """One line of results/<notebook>.jsonl (or a `not run` row for a catalogue ID without one)."""
 
     id: str
     claim: str
@@ -396,6 +595,9 @@ class ClaimRecord:
     seed: int
     notebook: str
     time: str
+    sub_claim: str = ""
+    evidence: str = FINDING
+    kind: str = ""
     machine_dependent: bool = False
     timing: bool = False
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -404,29 +606,39 @@ class ClaimRecord:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], origin: str) -> ClaimRecord:
-        """Validate a stored record (`origin` names file and line in errors)."""
+    def from_dict(cls, data: Mapping[str, Any], origin: str, entry: CatalogueEntry) -> ClaimRecord:
+        """Validate a stored record (`origin` names file and line in errors); a record written before sub-claims
+        and evidence were stored takes its claim's evidence and kind from the catalogue `entry`."""
         names = [f.name for f in dataclasses.fields(cls)]
-        missing = [n for n in names if n not in data and n not in ("machine_dependent", "timing", "provenance")]
+        missing = [n for n in names if n not in data and n not in _OPTIONAL_FIELDS]
         if missing:
             raise ClaimError(f"{origin}: record lacks {', '.join(missing)}; re-run its notebook")
         if data["verdict"] not in VERDICTS:
             raise ClaimError(f"{origin}: verdict {data['verdict']!r} is not one of {', '.join(VERDICTS)}")
-        return cls(**{n: data[n] for n in names if n in data})
+        defaults = {"evidence": entry.evidence, "kind": entry.kind}
+        return cls(**{**defaults, **{n: data[n] for n in names if n in data}})
+
+    def measured_text(self) -> str:
+        """The measured value with its unit and interval (timed numbers prefixed with ⏱)."""
+        timed = self.machine_dependent
+        text = format_value(self.measured, timed)
+        if self.unit and self.measured is not None:
+            text += f" {self.unit}"
+        if self.interval is not None:
+            text += f" [{format_value(self.interval[0], timed)}, {format_value(self.interval[1], timed)}]"
+        return text
+
+    def verdict_text(self) -> str:
+        """The verdict, prefixed with ⏱ for a timing (whose verdict the nbval sanitiser hides)."""
+        return f"{TIMED} {self.verdict}" if self.timing and self.verdict != NOT_RUN else self.verdict
 
     def display_row(self) -> dict[str, str]:
-        """The claims table's columns: ID, claim, paper, measured (with interval), rule, verdict."""
-        timed = self.machine_dependent
-        measured = format_value(self.measured, timed)
-        if self.unit and self.measured is not None:
-            measured += f" {self.unit}"
-        if self.interval is not None:
-            measured += f" [{format_value(self.interval[0], timed)}, {format_value(self.interval[1], timed)}]"
-        verdict = f"{NOT_RUN}: {self.reason}" if self.verdict == NOT_RUN else self.verdict
-        if self.timing and self.verdict != NOT_RUN:
-            verdict = f"{TIMED} {verdict}"
-        return {"ID": self.id, "claim": _shorten(self.claim), "paper": format_value(self.paper_value),
-                "measured": measured, "rule": self.rule, "verdict": verdict}
+        """The closing table's columns: ID, sub-claim, claim, evidence, paper, measured (with interval), rule,
+        verdict (with the reason of a `not run`)."""
+        verdict = f"{NOT_RUN}: {self.reason}" if self.verdict == NOT_RUN else self.verdict_text()
+        return {"ID": self.id, "sub-claim": self.sub_claim, "claim": _shorten(self.claim), "evidence": self.evidence,
+                "paper": format_value(self.paper_value), "measured": self.measured_text(), "rule": self.rule,
+                "verdict": verdict}
 
 
 def _shorten(text: str, width: int = 100) -> str:
@@ -435,9 +647,16 @@ def _shorten(text: str, width: int = 100) -> str:
 
 def sort_records(records: Iterable[ClaimRecord],
                  catalogue: Mapping[str, CatalogueEntry] | None = None) -> list[ClaimRecord]:
-    """Catalogue order, then notebook, model and claim text."""
-    order = {claim_id: i for i, claim_id in enumerate(load_catalogue() if catalogue is None else catalogue)}
-    return sorted(records, key=lambda r: (order.get(r.id, len(order)), r.notebook, r.model or "", r.claim))
+    """Catalogue order (paper, then ID), then the order of the entry's rules, notebook, model and claim text."""
+    catalogue = load_catalogue() if catalogue is None else catalogue
+    order = {claim_id: i for i, claim_id in enumerate(catalogue)}
+
+    def key(r: ClaimRecord) -> tuple:
+        rules = list(catalogue[r.id].rules) if r.id in catalogue else []
+        rule_index = rules.index(r.sub_claim) if r.sub_claim in rules else len(rules)
+        return order.get(r.id, len(order)), rule_index, r.notebook, r.model or "", r.claim
+
+    return sorted(records, key=key)
 
 
 def _default_results_dir() -> Path:
@@ -459,7 +678,7 @@ def render_table(records: Sequence[ClaimRecord], table_id: str, caption: str = "
     Verdicts of machine-dependent claims (⏱) stay untinted: a tint would differ between machines in the HTML
     that nbval compares, where the sanitiser can only hide the text.
     """
-    columns = ["ID", "claim", "paper", "measured", "rule", "verdict"]
+    columns = ["ID", "sub-claim", "claim", "evidence", "paper", "measured", "rule", "verdict"]
     frame = pd.DataFrame([r.display_row() for r in records], columns=columns)
 
     def tint(verdict: str) -> str:
@@ -477,10 +696,10 @@ def render_table(records: Sequence[ClaimRecord], table_id: str, caption: str = "
 class Ledger:
     """The claims one notebook measured, bound to its data set, profile, device and seed.
 
-    `record` judges and keeps a record in memory; `save` (called once, when the notebook completes) rewrites
-    results/<notebook>.jsonl atomically with every record and the run's provenance, so an interrupted run leaves
-    the previous file whole, a completed re-run replaces the notebook's old records, and other notebooks' files
-    are never touched.
+    `record` judges a measurement with its catalogue rule and keeps the record in memory; `save` (called once, when
+    the notebook completes) rewrites results/<notebook>.jsonl atomically with every record and the run's
+    provenance, so an interrupted run leaves the previous file whole, a completed re-run replaces the notebook's old
+    records, and other notebooks' files are never touched.
     """
 
     def __init__(self, notebook: str, dataset: str = "synthetic", model: str | None = None, profile: str = "ci",
@@ -491,7 +710,7 @@ class Ledger:
         self.results_dir = Path(results_dir) if results_dir is not None else _default_results_dir()
         self.data_root = data_root
         self.catalogue = load_catalogue() if catalogue is None else catalogue
-        self._records: dict[tuple[str, str, str | None], ClaimRecord] = {}
+        self._records: dict[tuple[str, str, str | None, str], ClaimRecord] = {}
 
     @property
     def path(self) -> Path:
@@ -501,32 +720,49 @@ class Ledger:
     def records(self) -> list[ClaimRecord]:
         return sort_records(self._records.values(), self.catalogue)
 
-    def record(self, claim_id: str, paper_value: Any, measured: Any, rule: Rule, *, interval: Any = None,
-               unit: str = "", model: str | None = None, claim: str | None = None,
-               machine_dependent: bool = False, timing: bool = False) -> ClaimRecord:
-        """Judge `measured` with `rule` and keep the record (written by `save`); return the record.
+    def _keep(self, entry: CatalogueEntry, spec: RuleSpec, rule: Rule, measured: Any, bounds: tuple | None,
+              unit: str, model: str | None, claim: str | None, machine_dependent: bool, timing: bool) -> ClaimRecord:
+        rec = ClaimRecord(
+            id=entry.id, claim=claim or spec.text, paper_value=_jsonable(spec.paper_value),
+            measured=_jsonable(measured), interval=list(bounds) if bounds else None, unit=unit or (spec.unit or ""),
+            rule=rule.describe(), verdict=rule.verdict(measured, bounds),
+            reason=rule.reason if isinstance(rule, NotRun) else "", dataset=self.dataset,
+            model=model if model is not None else self.model, profile=self.profile, device=self.device,
+            seed=self.seed, notebook=self.notebook, time=provenance.utc_now(), sub_claim=spec.name,
+            evidence=spec.evidence, kind=entry.kind, machine_dependent=bool(machine_dependent or timing),
+            timing=bool(timing))
+        self._records[(rec.id, rec.sub_claim, rec.model, rec.claim)] = rec
+        return rec
 
-        `claim` defaults to the catalogue's text; pass a short sub-claim text to record several parts of one ID
-        (recording the same ID, claim and model again replaces the earlier record). `machine_dependent` marks a
-        value whose last digits depend on the machine (a round-off residual): its numbers are shown with a ⏱
-        prefix that the nbval sanitiser hides, its verdict is compared. `timing` marks a single timing: numbers and
-        verdict are prefixed and hidden.
+    def record(self, claim_id: str, sub_claim: str, measured: Any, *, interval: Any = None, unit: str = "",
+               model: str | None = None, claim: str | None = None, authors_weights: bool = False,
+               machine_dependent: bool = False, timing: bool = False) -> ClaimRecord:
+        """Judge `measured` (and its 95% `interval`) with the catalogue rule `sub_claim` of `claim_id`; keep the
+        record (written by `save`) and return it.
+
+        The paper's value and the rule come from the catalogue; magnitude is judged only on the paper's own data:
+        this ledger's data set is `PAPER_DATASET` and the model has the `authors_weights`. `claim` defaults to the
+        rule's text; pass a more specific text to record one sub-claim in several settings (recording the same ID,
+        sub-claim, model and claim again replaces the earlier record). `machine_dependent` marks a value whose last
+        digits depend on the machine (a round-off residual): its numbers are shown with a ⏱ prefix that the nbval
+        sanitiser hides, its verdict is compared. `timing` marks a timing: numbers and verdict are prefixed.
         """
         entry = catalogue_entry(claim_id, self.catalogue)
-        if not isinstance(rule, Rule):
-            raise ClaimError(f"{claim_id}: rule must be a vosnb.claims rule (Exact, Greater, ...), got {rule!r}")
-        bounds = _as_interval(interval)
-        verdict = rule.verdict(measured, bounds)
-        model = model if model is not None else self.model
-        rec = ClaimRecord(
-            id=claim_id, claim=claim or entry.claim, paper_value=_jsonable(paper_value), measured=_jsonable(measured),
-            interval=list(bounds) if bounds else None, unit=unit, rule=rule.describe(), verdict=verdict,
-            reason=rule.reason if isinstance(rule, NotRun) else "", dataset=self.dataset, model=model,
-            profile=self.profile, device=self.device, seed=self.seed, notebook=self.notebook,
-            time=provenance.utc_now(), machine_dependent=bool(machine_dependent or timing), timing=bool(timing),
-        )
-        self._records[(rec.id, rec.claim, rec.model)] = rec
-        return rec
+        spec = entry.rule(sub_claim)
+        rule = spec.build(judge_magnitude=self.dataset == PAPER_DATASET and authors_weights)
+        return self._keep(entry, spec, rule, measured, _as_interval(interval), unit, model, claim,
+                          machine_dependent, timing)
+
+    def not_run(self, claim_id: str, sub_claim: str, reason: str, command: str, *,
+                model: str | None = None) -> ClaimRecord:
+        """Record that `sub_claim` of `claim_id` could not be measured here: why, and the exact command that would
+        measure it."""
+        entry = catalogue_entry(claim_id, self.catalogue)
+        spec = entry.rule(sub_claim)
+        if not command.strip():
+            raise ClaimError(f"{claim_id}: give the command that would run {sub_claim!r}")
+        rule = NotRun(f"{reason.strip()}; run: {command.strip()}")
+        return self._keep(entry, spec, rule, None, None, "", model, None, False, False)
 
     def save(self) -> Path:
         """Rewrite results/<notebook>.jsonl with this ledger's records, each stamped with the provenance of this
@@ -543,8 +779,29 @@ class Ledger:
         return render_table(self.records, f"claims_{self.notebook}", caption)
 
 
-def load_results(results_dir: Path, catalogue: Mapping[str, CatalogueEntry] | None = None) -> list[ClaimRecord]:
-    """All records of results_dir/*.jsonl in catalogue order; a ClaimError names any bad file and line."""
+def unrecorded(records: Iterable[ClaimRecord], catalogue: Mapping[str, CatalogueEntry],
+               results_dir: Path) -> list[ClaimRecord]:
+    """A `not run` row, generated from the catalogue, for every ID without a record: the `planned` reason, or the
+    command that runs the notebook that measures it."""
+    recorded = {r.id for r in records}
+    rows = []
+    for entry in catalogue.values():
+        if entry.id in recorded:
+            continue
+        reason = (f"planned: {entry.planned}" if entry.planned else
+                  f"no record in {results_dir}; run: vosnb reproduce --only {entry.notebook[:2]}")
+        rows.append(ClaimRecord(
+            id=entry.id, claim=entry.claim, paper_value=_jsonable(entry.paper_value), measured=None, interval=None,
+            unit="", rule=NotRun(reason).describe(), verdict=NOT_RUN, reason=reason, dataset="", model=None,
+            profile="", device="", seed=0, notebook=entry.notebook, time="", evidence=entry.evidence,
+            kind=entry.kind))
+    return rows
+
+
+def load_results(results_dir: Path, catalogue: Mapping[str, CatalogueEntry] | None = None, *,
+                 with_unrecorded: bool = True) -> list[ClaimRecord]:
+    """All records of results_dir/*.jsonl and (unless `with_unrecorded` is False) a `not run` row for every catalogue
+    ID without one, in catalogue order; a ClaimError names any bad file and line."""
     catalogue = load_catalogue() if catalogue is None else catalogue
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
@@ -564,20 +821,84 @@ def load_results(results_dir: Path, catalogue: Mapping[str, CatalogueEntry] | No
             if data.get("id") not in catalogue:
                 raise ClaimError(f"{origin}: claim ID {data.get('id')!r} is not in the catalogue; "
                                  f"re-run notebook {path.stem} or delete {path.name}")
-            records.append(ClaimRecord.from_dict(data, origin))
+            records.append(ClaimRecord.from_dict(data, origin, catalogue[data["id"]]))
+    if with_unrecorded:
+        records += unrecorded(records, catalogue, results_dir)
     return sort_records(records, catalogue)
+
+
+# --------------------------------------------------------------------------------------------------- terminal
+def select(records: Iterable[ClaimRecord], catalogue: Mapping[str, CatalogueEntry], *, notebook: str | None = None,
+           paper: str | None = None, verdict: str | None = None) -> list[ClaimRecord]:
+    """The records of one notebook (its stem or number, e.g. "02"), one paper (e.g. "STCN", any case) and one
+    verdict; None keeps all."""
+    def keep(r: ClaimRecord) -> bool:
+        return ((notebook is None or r.notebook == notebook or r.notebook.startswith(f"{notebook}_"))
+                and (paper is None or catalogue[r.id].paper == paper.upper())
+                and (verdict is None or r.verdict == verdict))
+    return [r for r in records if keep(r)]
+
+
+def summary_lines(records: Sequence[ClaimRecord]) -> list[str]:
+    """One line per evidence kind and verdict: how many records, and how many claim IDs they cover."""
+    counts = Counter((r.evidence, r.verdict) for r in records)
+    ids: dict[tuple[str, str], set[str]] = {}
+    for r in records:
+        ids.setdefault((r.evidence, r.verdict), set()).add(r.id)
+    return [f"{evidence:<8} {verdict:<15} {counts[evidence, verdict]:>3} records, {len(ids[evidence, verdict]):>2} "
+            f"claims" for evidence in EVIDENCE for verdict in VERDICTS if counts[evidence, verdict]]
+
+
+def terminal_table(records: Sequence[ClaimRecord], catalogue: Mapping[str, CatalogueEntry],
+                   width: int = TERMINAL_WIDTH) -> str:
+    """The claims as plain text no wider than `width`: per record one line of ID, sub-claim, evidence, verdict and
+    measured value, then the claim with the paper's value, model, data set and notebook (wrapped), then a `not run`
+    reason on its own line; a header per paper and the summary lines at the end."""
+    indent = " " * 4
+    wrap = functools.partial(textwrap.wrap, width=width, initial_indent=indent, subsequent_indent=indent + "  ")
+    lines, paper = [], None
+    for r in records:
+        entry = catalogue[r.id]
+        if entry.paper != paper:
+            paper = entry.paper
+            lines += ["" if lines else None, _clip(f"== {paper}: {entry.paper_title}", width)]
+        lines.append(_clip(f"{r.id:<8} {r.sub_claim:<20} {r.evidence:<8} {r.verdict_text():<16} "
+                           f"{r.measured_text()}", width))
+        where = ", ".join(x for x in (r.model, r.dataset, r.notebook) if x)
+        paper_value = f" (paper: {format_value(r.paper_value)})" if r.paper_value not in ("", None) else ""
+        lines += wrap(r.claim + paper_value + (f" [{where}]" if where else ""))
+        if r.verdict == NOT_RUN:
+            lines += wrap(f"not run: {r.reason}")
+    return "\n".join([line for line in lines if line is not None] + ["", "Summary:", *summary_lines(records)])
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # --------------------------------------------------------------------------------------------------- command line
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                        help="plain-text table (default), CSV with every field, or a JSON list of records")
+                        help="plain-text table fitting 120 columns (default), CSV with every field, or a JSON list")
     parser.add_argument("--results", type=Path, default=None, help="folder of <notebook>.jsonl (default: results/)")
+    parser.add_argument("--notebook", default=None, help="only this notebook (stem or number, e.g. 02)")
+    parser.add_argument("--paper", default=None, help="only this paper's claims (ID prefix, e.g. STCN)")
+    parser.add_argument("--verdict", choices=VERDICTS, default=None, help="only records with this verdict")
+    parser.add_argument("--catalogue-md", action="store_true",
+                        help="print the catalogue as markdown (the source of vosnb/CLAIMS.md) and exit")
 
 
 def run(args: argparse.Namespace) -> int:
+    catalogue = load_catalogue()
+    if args.catalogue_md:
+        print(render_catalogue_md(catalogue), end="")
+        return 0
+    if args.paper is not None and args.paper.upper() not in {e.paper for e in catalogue.values()}:
+        raise ClaimError(f"--paper {args.paper}: no such paper; one of "
+                         f"{', '.join(dict.fromkeys(e.paper for e in catalogue.values()))}")
     results_dir = args.results if args.results is not None else _default_results_dir()
-    records = load_results(results_dir)
+    records = select(load_results(results_dir, catalogue), catalogue, notebook=args.notebook, paper=args.paper,
+                     verdict=args.verdict)
     if args.format == "json":
         print(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
     elif args.format == "csv":
@@ -587,12 +908,7 @@ def run(args: argparse.Namespace) -> int:
             writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
                              for k, v in r.to_dict().items()})
     elif not records:
-        print(f"no claims recorded in {results_dir}; run `vosnb reproduce` first")
+        print(f"no claims in {results_dir} match the filters")
     else:
-        rows = [{**r.display_row(), "dataset": r.dataset, "model": r.model or "", "profile": r.profile,
-                 "notebook": r.notebook} for r in records]
-        frame = pd.DataFrame(rows)[["ID", "verdict", "measured", "paper", "dataset", "model", "profile", "notebook",
-                                    "claim"]]
-        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-            print(frame.to_string(index=False))
+        print(terminal_table(records, catalogue))
     return 0

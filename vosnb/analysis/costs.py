@@ -9,7 +9,7 @@ Counting convention (STCN-3). Table 2's figures are reproduced by these counts i
 - L2 (Eq. 5, App. A Alg. 1): the product, ``‖k^M‖²`` (``2·Ck·M``), and three element-wise passes over the
   ``M × Q`` affinity, as in the authors' ``(2*ab - a_sq) / math.sqrt(CK)``;
 - "G" FLOPs are ``2³⁰`` FLOPs and "MB" of keys are ``2²⁰`` bytes of fp32 memory *and* query keys.
-:func:`unit_conventions` tries the alternatives, so a notebook can show which convention the paper used.
+:func:`unit_alternatives` gives the same cells under the other conventions, for comparison.
 """
 from __future__ import annotations
 
@@ -80,20 +80,21 @@ def table2_costs(frames: int = 10, height: int = 480, width: int = 864, stride: 
     return rows[["similarity", "key_dim", "gflops", "paper_gflops", "key_mb", "paper_key_mb"]]
 
 
-def unit_conventions(frames: int = 10, height: int = 480, width: int = 864, stride: int = 16) -> pd.DataFrame:
-    """Every combination of FLOP unit (10⁹ or 2³⁰), byte unit (10⁶ or 2²⁰) and keys counted (memory only, or memory
-    and query) with the number of Table 2's twelve cost cells it reproduces to two decimals."""
+def unit_alternatives(frames: int = 10, height: int = 480, width: int = 864, stride: int = 16) -> pd.DataFrame:
+    """STCN-3's six cells (dot / L2 GFLOPs at Ck 128 and 64, key size at Ck 128 and 64) under the fixed convention
+    (the first row: 2³⁰ FLOPs, 2²⁰ bytes, memory and query keys) and under each alternative (10⁹ or 2³⁰ FLOPs, 10⁶ or
+    2²⁰ bytes, keys of the memory alone or of memory and query), unrounded, for comparison beside the record."""
     m, q = memory_sizes(frames, height, width, stride)
     rows = []
     for (flop_name, flop_unit), (byte_name, byte_unit), (keys_name, query) in itertools.product(
-            (("10^9", 1e9), ("2^30", GIB)), (("10^6", 1e6), ("2^20", MIB)), (("memory", 0), ("memory+query", q))):
-        matches = 0
-        for row in PAPER_TABLE2.itertuples():
-            matches += round(affinity_flops(row.key_dim, m, q, row.similarity) / flop_unit, 2) == row.gflops
-            matches += round(key_bytes(row.key_dim, m, query) / byte_unit, 2) == row.key_mb
-        rows.append({"flop_unit": flop_name, "byte_unit": byte_name, "keys": keys_name,
-                     "cells_matched": int(matches), "of": 2 * len(PAPER_TABLE2)})
-    return pd.DataFrame(rows).sort_values("cells_matched", ascending=False, kind="stable").reset_index(drop=True)
+            (("2^30", GIB), ("10^9", 1e9)), (("2^20", MIB), ("10^6", 1e6)), (("memory+query", q), ("memory", 0))):
+        row = {"FLOPs": flop_name, "bytes": byte_name, "keys": keys_name}
+        for kind, ck in (("dot", 128), ("l2", 128), ("dot", 64), ("l2", 64)):
+            row[f"GFLOPs {kind} Ck{ck}"] = affinity_flops(ck, m, q, kind) / flop_unit
+        for ck in (128, 64):
+            row[f"key MB Ck{ck}"] = key_bytes(ck, m, query) / byte_unit
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def matmul_rate(size: int = 2048, repeats: int = 5, device: torch.device | str = "cpu",
