@@ -42,6 +42,7 @@ import dataclasses
 import functools
 import json
 import math
+import os
 import re
 import sys
 import textwrap
@@ -61,7 +62,7 @@ import vosnb
 from vosnb import provenance
 from vosnb.errors import ClaimError
 from vosnb.plotting import VERDICT_COLORS
-from vosnb.runtime import atomic_path, output_root
+from vosnb.runtime import OUTPUT_ROOT_ENV, atomic_path, output_root, repo_root
 
 REPRODUCED = "reproduced"
 INCONCLUSIVE = "inconclusive"
@@ -660,7 +661,15 @@ def sort_records(records: Iterable[ClaimRecord],
 
 
 def _default_results_dir() -> Path:
+    """Where a ledger writes: results/ under `vosnb.runtime.output_root` (scratch unless `vosnb reproduce` runs)."""
     return output_root() / "results"
+
+
+def _committed_results_dir() -> Path:
+    """What `vosnb claims` reads by default: `$VOSNB_OUTPUT_ROOT/results` when set, else the repository's results/
+    (the committed ledger)."""
+    override = os.environ.get(OUTPUT_ROOT_ENV)
+    return (Path(override) if override else repo_root()) / "results"
 
 
 class ClaimsTable(Styler):
@@ -896,7 +905,7 @@ def run(args: argparse.Namespace) -> int:
     if args.paper is not None and args.paper.upper() not in {e.paper for e in catalogue.values()}:
         raise ClaimError(f"--paper {args.paper}: no such paper; one of "
                          f"{', '.join(dict.fromkeys(e.paper for e in catalogue.values()))}")
-    results_dir = args.results if args.results is not None else _default_results_dir()
+    results_dir = args.results if args.results is not None else _committed_results_dir()
     records = select(load_results(results_dir, catalogue), catalogue, notebook=args.notebook, paper=args.paper,
                      verdict=args.verdict)
     if args.format == "json":
