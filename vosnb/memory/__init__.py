@@ -15,6 +15,7 @@ MemoryFactory = Callable[[], MemoryBank]
 
 # Strategies with modules of their own, imported on first use: spec name -> (module, class).
 _STRATEGIES: dict[str, tuple[str, str]] = {
+    "global": ("vosnb.memory.global_attention", "GlobalAttentionMemory"),
     "lfu": ("vosnb.memory.lfu", "LFUMemory"),
     "swem": ("vosnb.memory.swem", "SWEMMemory"),
 }
