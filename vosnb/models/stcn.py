@@ -193,9 +193,12 @@ class STCN(nn.Module):
     @classmethod
     def small(cls, key_dim: int = 64, similarity: str = "l2", **overrides) -> STCN:
         """The embedded CPU model: :meth:`StcnConfig.small` with Cv = ``SMALL_VALUE_DIM``. ``overrides`` replace
-        fields of that config, or ``value_dim``."""
+        fields of that config, or ``value_dim``; any other keyword goes to the constructor (a subclass's own)."""
         value_dim = overrides.pop("value_dim", SMALL_VALUE_DIM)
-        return cls(key_dim, value_dim, similarity, config=dataclasses.replace(StcnConfig.small(), **overrides))
+        fields = {f.name for f in dataclasses.fields(StcnConfig)}
+        extra = {k: overrides.pop(k) for k in list(overrides) if k not in fields}
+        return cls(key_dim, value_dim, similarity, config=dataclasses.replace(StcnConfig.small(), **overrides),
+                   **extra)
 
     def normalise(self, frame: Tensor) -> Tensor:
         """RGB frames ``[B, 3, H, W]`` in [0, 1], of any size, normalised with the ImageNet mean and std: what the
@@ -241,20 +244,29 @@ class STCN(nn.Module):
         expected = (b, self.config.key_channels[2], height // STRIDE, width // STRIDE)
         if tuple(f16.shape) != expected:
             raise ValueError(f"f16 must be [B, C16, H/16, W/16] = {expected}; got {tuple(f16.shape)}")
-        x = torch.cat([image.unsqueeze(1).expand(b, n, 3, height, width), masks.unsqueeze(2),
-                       others.to(image.dtype).unsqueeze(2)], dim=2)
         key_f16 = f16.unsqueeze(1).expand(b, n, *f16.shape[1:])
+        x = self.value_input(image, masks, others.to(image.dtype))
         values = self.value_encoder(x.flatten(0, 1), key_f16.flatten(0, 1))
         return values.view(b, n, *values.shape[1:])
 
-    def segment(self, readout: Tensor, query: QueryFeatures) -> Tensor:
-        """Logits ``[B, N, H, W]`` (one map per object, before soft aggregation) from memory readouts
-        ``[B, N, Cv, h, w]`` and the query frame's features (§3.2: decoder at stride 4, bilinear ×4)."""
+    def value_input(self, image: Tensor, masks: Tensor, others: Tensor) -> Tensor:
+        """The value encoder's per-object input ``[B, N, 5, H, W]``: normalised RGB, mask, others."""
+        b, n, height, width = masks.shape
+        return torch.cat([image.unsqueeze(1).expand(b, n, 3, height, width), masks.unsqueeze(2),
+                          others.unsqueeze(2)], dim=2)
+
+    def check_readout(self, readout: Tensor, query: QueryFeatures) -> None:
+        """Raise unless ``readout`` is ``[B, N, Cv, h, w]`` on the query's grid."""
         b, _, h, w = query.value.shape
         if readout.dim() != 5 or readout.shape[0] != b or readout.shape[2] != self.value_dim \
                 or readout.shape[3:] != (h, w):
             raise ValueError(f"readout must be [B, N, Cv, h, w] = [{b}, N, {self.value_dim}, {h}, {w}]; got "
                              f"{tuple(readout.shape)}")
+
+    def segment(self, readout: Tensor, query: QueryFeatures) -> Tensor:
+        """Logits ``[B, N, H, W]`` (one map per object, before soft aggregation) from memory readouts
+        ``[B, N, Cv, h, w]`` and the query frame's features (§3.2: decoder at stride 4, bilinear ×4)."""
+        self.check_readout(readout, query)
         query_value = query.value.unsqueeze(1).expand(-1, readout.shape[1], -1, -1, -1)
         return self.decoder(torch.cat([readout, query_value], dim=2), query.f8, query.f4)
 

@@ -14,6 +14,7 @@ import torch
 
 from vosnb.errors import CheckpointError
 from vosnb.provenance import note_checkpoint
+from vosnb.models.gam import GAM
 from vosnb.models.stcn import STCN, StcnConfig, load_stcn_checkpoint
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
@@ -45,7 +46,7 @@ def _build_stcn(meta: dict) -> STCN:
 
 
 # The model kinds a vosnb checkpoint can hold: its "type" field -> a builder from the stored architecture.
-MODEL_TYPES: dict[str, Callable[[dict], torch.nn.Module]] = {"stcn": _build_stcn}
+MODEL_TYPES: dict[str, Callable[[dict], torch.nn.Module]] = {"stcn": _build_stcn, "gam": GAM.from_architecture}
 
 
 def load_any_checkpoint(path: str | Path, device: str | torch.device = "cpu",
