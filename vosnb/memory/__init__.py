@@ -16,6 +16,7 @@ MemoryFactory = Callable[[], MemoryBank]
 # Strategies with modules of their own, imported on first use: spec name -> (module, class).
 _STRATEGIES: dict[str, tuple[str, str]] = {
     "lfu": ("vosnb.memory.lfu", "LFUMemory"),
+    "rde": ("vosnb.memory.rde", "RDEMemory"),
     "swem": ("vosnb.memory.swem", "SWEMMemory"),
 }
 

@@ -1,7 +1,9 @@
-"""Networks: torchvision-named ResNets, STCN (release architecture and the small CPU variant), shipped models."""
+"""Networks: torchvision-named ResNets, STCN (release architecture and the small CPU variant), RDE-VOS (STCN + SAM),
+shipped models."""
 from vosnb.models.resnet import resnet18, resnet50
+from vosnb.models.rde import RDE, SAM, load_rde_checkpoint
 from vosnb.models.stcn import STCN, QueryFeatures, StcnConfig, load_stcn_checkpoint
 from vosnb.models.zoo import available, load_any_checkpoint, load_pretrained, model_card
 
-__all__ = ["STCN", "QueryFeatures", "StcnConfig", "available", "load_any_checkpoint", "load_pretrained",
-           "load_stcn_checkpoint", "model_card", "resnet18", "resnet50"]
+__all__ = ["RDE", "SAM", "STCN", "QueryFeatures", "StcnConfig", "available", "load_any_checkpoint", "load_pretrained",
+           "load_rde_checkpoint", "load_stcn_checkpoint", "model_card", "resnet18", "resnet50"]
