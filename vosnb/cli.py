@@ -83,8 +83,11 @@ def _reproduce(parser: argparse.ArgumentParser) -> None:
 def _infer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", required=True, type=Path, help="DAVIS-layout root (JPEGImages/, Annotations/)")
     parser.add_argument("--checkpoint", required=True, type=Path,
-                        help="the authors' stcn.pth, or a vosnb checkpoint (data/checkpoints/*.pth)")
-    parser.add_argument("--memory", default="every5", help="memory strategy: every5, every5+last, first_last, ...")
+                        help="the authors' stcn.pth or RDE-VOS checkpoint, or a vosnb checkpoint "
+                             "(data/checkpoints/*.pth)")
+    parser.add_argument("--memory", default="every5",
+                        help="memory strategy: every5, every5+last, first_last, lfu, swem, rde (with an RDE-VOS "
+                             "checkpoint; the authors use --top-k 40 on DAVIS)")
     parser.add_argument("--out", required=True, type=Path, help="folder for <sequence>/<frame>.png predictions")
     parser.add_argument("--split", default="val", help="the ImageSets/2017/<split>.txt list to run (default: val)")
     parser.add_argument("--resolution", default="480p",

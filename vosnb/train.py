@@ -242,7 +242,7 @@ def save_checkpoint(model: STCN, config: TrainConfig, losses: list[float], elaps
                     device: torch.device) -> Path:
     """Write the fp16 checkpoint and the first part of its model card (the evaluation adds the scores)."""
     out = _resolve(config.checkpoint_dir) / f"{config.name}.pth"
-    payload = {"vosnb_model": {"type": "stcn", "key_dim": model.key_dim, "value_dim": model.value_dim,
+    payload = {"vosnb_model": {"type": model.model_type, "key_dim": model.key_dim, "value_dim": model.value_dim,
                                "similarity": model.similarity, "config": dataclasses.asdict(model.config)},
                "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}}
     with atomic_path(out) as tmp:

@@ -17,6 +17,7 @@ MemoryFactory = Callable[[], MemoryBank]
 _STRATEGIES: dict[str, tuple[str, str]] = {
     "global": ("vosnb.memory.global_attention", "GlobalAttentionMemory"),
     "lfu": ("vosnb.memory.lfu", "LFUMemory"),
+    "rde": ("vosnb.memory.rde", "RDEMemory"),
     "swem": ("vosnb.memory.swem", "SWEMMemory"),
 }
 

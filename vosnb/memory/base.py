@@ -148,13 +148,25 @@ class KeyValueMemory:
     def nbytes(self) -> int:
         return tensor_bytes(self.keys, self.value_rows, self.temp_keys, self.temp_value_rows)
 
+    def memory_keys(self) -> Tensor | None:
+        """The keys ``[Ck, M]`` a read matches against: permanent, then temporary (None while empty)."""
+        if self.keys is None or self.temp_keys is None:
+            return self.keys
+        return torch.cat([self.keys, self.temp_keys], 1)
+
+    def memory_rows(self) -> Tensor:
+        """The value rows ``[M, N, Cv]`` a read combines, in the order of :meth:`memory_keys`."""
+        if self.temp_value_rows is None:
+            return self.value_rows
+        return torch.cat([self.value_rows, self.temp_value_rows], 0)
+
     def match(self, query_key: Tensor) -> Tensor | TopKWeights:
         """The readout weights ``W`` (Eq. 1–2) of one query key ``[Ck, h, w]`` over permanent + temporary memory, in
         the form the read uses: :class:`TopKWeights` where :func:`use_sparse_read` says so, else dense ``[1, M, Q]``
         (a full softmax when ``top_k`` is None or covers the memory)."""
-        if self.keys is None:
+        keys = self.memory_keys()
+        if keys is None:
             raise RuntimeError("read from an empty memory: write the first frame before reading")
-        keys = self.keys if self.temp_keys is None else torch.cat([self.keys, self.temp_keys], 1)
         size = keys.shape[1]
         top_k = self.top_k if self.top_k is not None and self.top_k < size else None
         sparse = top_k is not None and use_sparse_read(size, query_key[0].numel(), keys.device)
@@ -179,9 +191,7 @@ class KeyValueMemory:
         (the key is all it needs of the frame)."""
         w = self.match(query_key)
         self.observe(w)
-        rows = self.value_rows if self.temp_value_rows is None else torch.cat([self.value_rows,
-                                                                               self.temp_value_rows], 0)
-        out = readout(rows.permute(1, 2, 0).unsqueeze(0), w)[0]
+        out = readout(self.memory_rows().permute(1, 2, 0).unsqueeze(0), w)[0]
         return Readout(values=out.reshape(*out.shape[:2], *query_key.shape[1:]),
                        weights=dense_weights(w)[0] if self.keep_weights else None)
 

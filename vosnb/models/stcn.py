@@ -170,6 +170,8 @@ class STCN(nn.Module):
     standard deviation of about 66 instead of about 0.2 (measured on random frames), saturating the sigmoid.
     """
 
+    model_type = "stcn"  # the "type" a vosnb checkpoint of this class records (vosnb.models.zoo.MODEL_TYPES)
+
     def __init__(self, key_dim: int = 64, value_dim: int = 512, similarity: str = "l2", *,
                  config: StcnConfig | None = None) -> None:
         super().__init__()
@@ -278,8 +280,9 @@ def _stage_depth(state: Mapping[str, Tensor], prefix: str) -> int:
     return depth
 
 
-def _infer_architecture(state: Mapping[str, Tensor], path: Path) -> tuple[int, int, StcnConfig]:
-    """(Ck, Cv, config) read off the tensor shapes, so that any checkpoint of this architecture describes itself."""
+def infer_architecture(state: Mapping[str, Tensor], path: Path) -> tuple[int, int, StcnConfig]:
+    """(Ck, Cv, config) read off the STCN tensors' shapes, so that any checkpoint of this architecture (or of one
+    built on it, such as RDE-VOS) describes itself; other tensors in ``state`` are ignored."""
     key_stages = ("key_encoder.res2", "key_encoder.layer2", "key_encoder.layer3")
     value_stages = ("value_encoder.layer1", "value_encoder.layer2", "value_encoder.layer3")
     needed = ["key_encoder.conv1.weight", "value_encoder.conv1.weight", "key_proj.key_proj.weight", "key_comp.weight",
@@ -310,7 +313,7 @@ def _infer_architecture(state: Mapping[str, Tensor], path: Path) -> tuple[int, i
     return state["key_proj.key_proj.weight"].shape[0], value_dim, config
 
 
-def _unwrap_state_dict(obj: object, path: Path) -> dict[str, Tensor]:
+def unwrap_state_dict(obj: object, path: Path) -> dict[str, Tensor]:
     """The state dict inside ``obj`` (plain, or under one of ``WRAPPERS``), with DataParallel's "module." removed."""
     if isinstance(obj, Mapping):
         for wrapper in WRAPPERS:
@@ -324,24 +327,12 @@ def _unwrap_state_dict(obj: object, path: Path) -> dict[str, Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
-def load_stcn_checkpoint(path: str | Path, similarity: str = "l2", map_location: str | torch.device = "cpu", *,
-                         fifth_channel: str = "zeros") -> STCN:
-    """Build the STCN that ``path`` describes and load it with ``strict=True``; returned in eval mode.
-
-    ``torch.load(weights_only=True)``; a plain state dict or one nested under "model", "network" or "state_dict";
-    "module." prefixes stripped. Ck, Cv and every width are read off the tensor shapes, so the authors' ``stcn.pth``
-    and vosnb's small checkpoints load alike. A 4-channel value-encoder ``conv1`` (a stage-0, single-object
-    checkpoint: RGB + mask) gets a fifth input channel for the "others" mask: ``fifth_channel="zeros"`` (default)
-    keeps the loaded network's function unchanged; ``"orthogonal"`` is what the authors' ``load_network`` does
-    before further training.
-    Raises :class:`CheckpointError` naming the file for a missing or unreadable file, a non-state-dict, missing or
-    unexpected tensors and shape mismatches.
-    """
+def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Tensor]:
+    """The state dict in the checkpoint file ``path``, read with ``torch.load(weights_only=True)``: plain or nested
+    under one of :data:`WRAPPERS`, "module." prefixes stripped. Raises :class:`CheckpointError` naming the file."""
     path = Path(path)
-    if fifth_channel not in ("zeros", "orthogonal"):
-        raise ValueError(f"fifth_channel must be 'zeros' or 'orthogonal'; got {fifth_channel!r}")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; give the path of the authors' stcn.pth or of a "
+        raise CheckpointError(f"checkpoint {path} does not exist; give the path of the authors' checkpoint or of a "
                               f"checkpoint written by vosnb")
     try:
         note_checkpoint(path)
@@ -349,15 +340,13 @@ def load_stcn_checkpoint(path: str | Path, similarity: str = "l2", map_location:
     except Exception as err:  # torch raises pickle, zip and runtime errors alike for a file it cannot read
         raise CheckpointError(f"{path} cannot be read by torch.load(weights_only=True) ({type(err).__name__}: "
                               f"{str(err).splitlines()[0] if str(err) else ''}); is it a PyTorch checkpoint?") from err
-    state = _unwrap_state_dict(obj, path)
-    conv1 = state.get("value_encoder.conv1.weight")
-    if conv1 is not None and conv1.dim() == 4 and conv1.shape[1] == ValueEncoder.in_channels - 1:
-        extra = torch.zeros_like(conv1[:, :1])
-        if fifth_channel == "orthogonal":
-            nn.init.orthogonal_(extra)
-        state["value_encoder.conv1.weight"] = torch.cat([conv1, extra], dim=1)
-    key_dim, value_dim, config = _infer_architecture(state, path)
-    model = STCN(key_dim, value_dim, similarity, config=config)
+    return unwrap_state_dict(obj, path)
+
+
+def load_strictly(model: nn.Module, state: Mapping[str, Tensor], path: Path, description: str,
+                  fix: str = "") -> None:
+    """``model.load_state_dict(state, strict=True)``, after listing every missing, unexpected and reshaped tensor
+    by name in a :class:`CheckpointError` (``description`` names the architecture, ``fix`` says what to give)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -367,9 +356,36 @@ def load_stcn_checkpoint(path: str | Path, similarity: str = "l2", map_location:
                 for what, found in (("missing", missing), ("unexpected", unexpected), ("mismatched", mismatched))
                 if found]
     if problems:
-        raise CheckpointError(f"{path} does not fit the STCN architecture its shapes describe (Ck={key_dim}, "
-                              f"Cv={value_dim}, {config}): " + "; ".join(problems))
+        raise CheckpointError(f"{path} does not fit {description}: " + "; ".join(problems + ([fix] if fix else [])))
     model.load_state_dict(state, strict=True)
+
+
+def load_stcn_checkpoint(path: str | Path, similarity: str = "l2", map_location: str | torch.device = "cpu", *,
+                         fifth_channel: str = "zeros") -> STCN:
+    """Build the STCN that ``path`` describes and load it with ``strict=True``; returned in eval mode.
+
+    The file is read by :func:`read_state_dict`. Ck, Cv and every width are read off the tensor shapes, so the
+    authors' ``stcn.pth`` and vosnb's small checkpoints load alike. A 4-channel value-encoder ``conv1`` (a stage-0,
+    single-object checkpoint: RGB + mask) gets a fifth input channel for the "others" mask:
+    ``fifth_channel="zeros"`` (default) keeps the loaded network's function unchanged; ``"orthogonal"`` is what the
+    authors' ``load_network`` does before further training.
+    Raises :class:`CheckpointError` naming the file for a missing or unreadable file, a non-state-dict, missing or
+    unexpected tensors and shape mismatches.
+    """
+    if fifth_channel not in ("zeros", "orthogonal"):
+        raise ValueError(f"fifth_channel must be 'zeros' or 'orthogonal'; got {fifth_channel!r}")
+    path = Path(path)
+    state = read_state_dict(path, map_location)
+    conv1 = state.get("value_encoder.conv1.weight")
+    if conv1 is not None and conv1.dim() == 4 and conv1.shape[1] == ValueEncoder.in_channels - 1:
+        extra = torch.zeros_like(conv1[:, :1])
+        if fifth_channel == "orthogonal":
+            nn.init.orthogonal_(extra)
+        state["value_encoder.conv1.weight"] = torch.cat([conv1, extra], dim=1)
+    key_dim, value_dim, config = infer_architecture(state, path)
+    model = STCN(key_dim, value_dim, similarity, config=config)
+    load_strictly(model, state, path, f"the STCN architecture its shapes describe (Ck={key_dim}, Cv={value_dim}, "
+                                      f"{config})")
     if isinstance(map_location, (str, torch.device)):
         model.to(map_location)
     return model.eval()
