@@ -52,7 +52,7 @@ NOT_RUN = "not run"
 VERDICTS = (REPRODUCED, INCONCLUSIVE, DIRECTION_ONLY, NOT_REPRODUCED, NOT_RUN)
 DISPLAY_DIGITS = 3  # significant digits in claims tables (nbval compares them across machines)
 
-TIMED = "⏱"  # prefix of machine-dependent values; tests/nbval_sanitize.cfg hides what follows it
+TIMED = "⏱"  # prefix of machine-dependent numbers; tests/nbval_sanitize.cfg hides them, never a verdict
 CATALOGUE_PATH = Path(__file__).with_name("CLAIMS.md")
 _ID = re.compile(r"^[A-Z]+-\d+$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
@@ -423,8 +423,6 @@ class ClaimRecord:
         if self.interval is not None:
             measured += f" [{format_value(self.interval[0], timed)}, {format_value(self.interval[1], timed)}]"
         verdict = f"{NOT_RUN}: {self.reason}" if self.verdict == NOT_RUN else self.verdict
-        if self.timing and self.verdict != NOT_RUN:
-            verdict = f"{TIMED} {verdict}"
         return {"ID": self.id, "claim": _shorten(self.claim), "paper": format_value(self.paper_value),
                 "measured": measured, "rule": self.rule, "verdict": verdict}
 
@@ -456,8 +454,8 @@ class ClaimsTable(Styler):
 def render_table(records: Sequence[ClaimRecord], table_id: str, caption: str = "") -> ClaimsTable:
     """A Styler over the display columns, verdict cells tinted by verdict (`vosnb.plotting.VERDICT_COLORS`).
 
-    Verdicts of machine-dependent claims (⏱) stay untinted: a tint would differ between machines in the HTML
-    that nbval compares, where the sanitiser can only hide the text.
+    Every verdict is tinted and compared by nbval, timings included: their rules judge the interval across
+    repeats, so noise wider than the effect gives `inconclusive` rather than a verdict that flips.
     """
     columns = ["ID", "claim", "paper", "measured", "rule", "verdict"]
     frame = pd.DataFrame([r.display_row() for r in records], columns=columns)
@@ -508,9 +506,10 @@ class Ledger:
 
         `claim` defaults to the catalogue's text; pass a short sub-claim text to record several parts of one ID
         (recording the same ID, claim and model again replaces the earlier record). `machine_dependent` marks a
-        value whose last digits depend on the machine (a round-off residual): its numbers are shown with a ⏱
-        prefix that the nbval sanitiser hides, its verdict is compared. `timing` marks a single timing: numbers and
-        verdict are prefixed and hidden.
+        value whose last digits depend on the machine (a round-off residual, a time): its numbers are shown with a
+        ⏱ prefix that the nbval sanitiser hides, its verdict is compared. `timing` marks a timing (stored, so the
+        ledger can tell them apart); it implies `machine_dependent` and, like it, never hides the verdict: a timing
+        is judged on its interval across repeats (`vosnb.timing`).
         """
         entry = catalogue_entry(claim_id, self.catalogue)
         if not isinstance(rule, Rule):
