@@ -1,96 +1,82 @@
-"""Per-frame cost of the LFU bookkeeping relative to the memory read itself, at the paper's shapes (nothing here is a
-unit test).
+"""Per-frame cost of LFU's memory work at the paper's shapes, against every-5 and first-and-latest, and LFU's
+bookkeeping relative to its read (nothing here is a unit test).
 
 Shapes (AMM §III, STCN release): Ck = 64, Cv = 512, a 30×54 key grid (480×864 input), 2 objects, capacity 2
-frames' worth (3,240 features), top_k 20. Three medians over repeats, each step on the same bank state:
+frames' worth, top_k 20, writes every k = 5 frames. Two interleaved timings (:func:`vosnb.timing.time_interleaved`,
+warm-up, then A B C A B C …):
 
-1. read: STCN's top-k read of a plain key–value bank holding the same two frames (affinity, top-k softmax, readout);
-2. index update: ``LFUMemory.update_index`` on that read's weights (the top-k counts added to every feature's index),
-   which runs at every read, i.e. every frame;
-3. eviction: ``LFUMemory.evict`` making room for one frame (scores, one stable sort, compaction of keys and values),
-   which runs once per write, i.e. every k = 5 frames.
+1. one write period per call (``lfu_views.period_variants``, the code notebook 05 records as AMM-2): every-5 at
+   the video position where it holds ``--every5-frames`` frames, LFU, first-and-latest; printed as per-frame
+   milliseconds and as FPS ratios LFU / every-5 and LFU / first-and-latest with their interval over rounds;
+2. LFU's steps on one bank state (``lfu_views.filled_lfu``): the read (affinity, top-k softmax, readout), the
+   index update at every read, and the eviction at every write (each call restores the state first).
 
-Per-frame bookkeeping = index update + eviction / k; the script prints it as a fraction of the read.
-
-Usage: ``python benchmarks/bench_lfu.py [--threads 2] [--repeats 30] [--device cpu|cuda]``
+Usage: ``python benchmarks/bench_lfu.py [--threads 2] [--repeats 15] [--every5-frames 7] [--device cpu|cuda]``
 """
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 
+from vosnb.analysis import costs
+from vosnb.analysis.lfu_views import EVERY5_FRAMES_DAVIS, filled_lfu, period_variants
 from vosnb.memory import KeyValueMemory
-from vosnb.memory.lfu import LFUMemory
-from vosnb.runtime import resolve_device, seed_everything, synchronize
+from vosnb.runtime import resolve_device
+from vosnb.timing import time_interleaved
 
-CK, CV, GRID, OBJECTS, CAPACITY, TOP_K, K = 64, 512, (30, 54), 2, 2.0, 20, 5
-STATE = ("keys", "value_rows", "frame_of", "index", "position")
-
-
-def median_ms(step: Callable[[], object], device: torch.device, repeats: int, before: Callable[[], None] = lambda: None,
-              warmup: int = 3) -> float:
-    """Median wall-clock milliseconds of ``step`` (device-synchronised), with ``before`` run untimed each time."""
-    times = []
-    for i in range(warmup + repeats):
-        before()
-        synchronize(device)
-        tic = time.perf_counter()
-        step()
-        synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - tic)
-    return 1000 * statistics.median(times)
+K = 5
 
 
-def filled_banks(device: torch.device) -> tuple[KeyValueMemory, LFUMemory, torch.Tensor]:
-    """A plain bank and an LFU bank holding the same two frames (written at 0 and 5, LFU indices from 9 reads),
-    and a query key; the LFU bank is full, so the next write evicts one frame's worth."""
-    h, w = GRID
-    plain = KeyValueMemory(top_k=TOP_K)
-    lfu = LFUMemory(top_k=TOP_K, k=K, capacity=CAPACITY)
-    for t in (0, K):
-        key, values = torch.randn(CK, h, w, device=device), torch.randn(OBJECTS, CV, h, w, device=device)
-        plain.append(t, key, values)
-        lfu.write(t, key, values, None)
-    for _ in range(2 * K - 1):
-        lfu.read(torch.randn(CK, h, w, device=device))
-    return plain, lfu, torch.randn(CK, h, w, device=device)
+def lfu_steps(device: torch.device) -> dict[str, object]:
+    """LFU's read, index update and eviction on the same bank state, each restoring it first."""
+    bank, restore = filled_lfu(k=K, device=device)
+    query = costs.random_frame(1, generator=torch.Generator().manual_seed(1), device=device)[0]
+    plain = KeyValueMemory(top_k=bank.top_k)
+    plain.keys, plain.value_rows, plain.frame_of = bank.keys, bank.value_rows, bank.frame_of
+    weights = plain.match(query)
+    incoming = bank.elements_per_frame
+    next_write = int(bank.frame_of.max()) + K
+
+    def update() -> None:
+        restore()
+        bank.update_index(weights)
+
+    def evict() -> None:
+        restore()
+        bank.evict(next_write, incoming)
+
+    return {"read": lambda: plain.read(query), "index update": update, "eviction": evict}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (this project's machines have 2)")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=15, help="timed interleaved rounds")
+    parser.add_argument("--every5-frames", type=int, default=EVERY5_FRAMES_DAVIS,
+                        help="frames every-5 holds at the timed video position (AMM Table III: 7 on DAVIS)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    seed_everything(0)
     device = resolve_device(args.device)
-    plain, lfu, query = filled_banks(device)
-    held = lfu.num_elements
-    saved = {name: getattr(lfu, name) for name in STATE}
-
-    def restore() -> None:
-        for name, value in saved.items():
-            setattr(lfu, name, value)
-
     with torch.inference_mode():
-        weights = plain.match(query)
-        read = median_ms(lambda: plain.read(query), device, args.repeats)
-        update = median_ms(lambda: lfu.update_index(weights), device, args.repeats)
-        evict = median_ms(lambda: lfu.evict(2 * K, GRID[0] * GRID[1]), device, args.repeats, before=restore)
-    per_frame = update + evict / K
-    print(f"device {device} | threads {torch.get_num_threads()} | Ck {CK} Cv {CV} grid {GRID[0]}x{GRID[1]} "
-          f"objects {OBJECTS} | memory {held} features ({CAPACITY:g} frames) | top_k {TOP_K} | "
-          f"median of {args.repeats}")
-    print(f"read (affinity + top-k softmax + readout)   {read:8.3f} ms")
-    print(f"index update                                {update:8.3f} ms per frame")
-    print(f"eviction of one frame's worth               {evict:8.3f} ms per write (every {K} frames)")
-    print(f"bookkeeping per frame (update + evict/{K})    {per_frame:8.3f} ms = {100 * per_frame / read:.1f}% of the read")
+        periods = time_interleaved(period_variants(args.every5_frames, k=K, device=device), repeats=args.repeats,
+                                   device=device)
+        steps = time_interleaved(lfu_steps(device), repeats=args.repeats, device=device)
+    print(f"device {device} | Ck {costs.PAPER_KEY_DIM} Cv {costs.PAPER_VALUE_DIM} grid "
+          f"{costs.PAPER_GRID[0]}x{costs.PAPER_GRID[1]} objects {costs.PAPER_OBJECTS} | every-5 at "
+          f"{args.every5_frames} frames | {periods.describe()}")
+    print("ms per frame (one write period / k):")
+    print((periods.table() / K).round(2).to_string())
+    for other in ("every5", "first_last"):
+        ratio = periods.ratio(other, "lfu")
+        print(f"FPS lfu / {other}: {ratio.estimate:.2f} [{ratio.low:.2f}, {ratio.high:.2f}] "
+              f"({100 * ratio.confidence:.1f}% interval over rounds)")
+    print("\nLFU's steps (ms):")
+    print(steps.table().round(3).to_string())
+    per_frame = steps.median("index update") + steps.median("eviction") / K
+    print(f"bookkeeping per frame (update + eviction / {K}) = {100 * per_frame / steps.median('read'):.1f}% of "
+          "the read")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Speed of the STCN models on CPU: median milliseconds over repeats (nothing here is a unit test).
+"""Speed of the STCN models on CPU: median milliseconds over repeats, timed by :mod:`vosnb.timing` (nothing here is
+a unit test).
 
 1. The small model's per-frame inference (encode_key + encode_value for 2 objects + segment) at 128×224.
 2. The small model's training step (forward, backward, Adam) over a batch of 8 three-frame clips at 96×96 with 2
@@ -11,32 +12,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
+from vosnb.analysis.costs import random_masks
 from vosnb.memory.affinity import readout, similarity, softmax_weights
 from vosnb.models import STCN, QueryFeatures
 from vosnb.runtime import seed_everything
+from vosnb.timing import time_interleaved
 
 
 def median_ms(step: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
-    """Median wall-clock and process-CPU milliseconds of ``step`` over ``repeats`` calls after ``warmup`` calls.
+    """Median wall-clock and process-CPU milliseconds of ``step`` (:func:`vosnb.timing.time_interleaved`).
 
     On a shared machine the wall clock counts time spent waiting for a core; the CPU time does not (with one
     thread it is the honest cost; with more it also counts the threads' spinning)."""
-    for _ in range(warmup):
-        step()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        tic, cpu_tic = time.perf_counter(), time.process_time()
-        step()
-        wall.append(time.perf_counter() - tic)
-        cpu.append(time.process_time() - cpu_tic)
-    return 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
+    timing = time_interleaved({"step": step}, repeats=repeats, warmup=warmup)
+    return 1000 * timing.median("step"), 1000 * timing.median("step", cpu=True)
 
 
 def read_memory(model: STCN, mem_key: torch.Tensor, mem_value: torch.Tensor, query: QueryFeatures) -> torch.Tensor:
@@ -90,13 +84,6 @@ def training_step(model: STCN, frames: torch.Tensor, masks: torch.Tensor) -> Cal
         return loss
 
     return step
-
-
-def random_masks(*shape: int, generator: torch.Generator) -> torch.Tensor:
-    """Blob-like binary masks: thresholded, upsampled noise."""
-    *lead, h, w = shape
-    noise = torch.randn(*lead, h // 8, w // 8, generator=generator)
-    return (F.interpolate(noise.flatten(0, -3).unsqueeze(1), size=(h, w), mode="bilinear").view(*shape) > 0.8).float()
 
 
 def main() -> None:

@@ -10,10 +10,13 @@ Q = 1,620 query elements), Ck = 64, Cv = 512, top-k with k = 20, 1 or 5 objects 
   (:func:`vosnb.memory.use_sparse_read`): the affinity query-major, ``topk`` along its contiguous rows, and each
   query's readout summed from its k kept value vectors.
 
-Both run in interleaved rounds after a warm-up round (:func:`vosnb.timing.time_interleaved`: baseline, new,
-baseline, new, ...). A row gives each one's median wall milliseconds with the interquartile range, the speed-up as
-the median of the per-round ratios with its order-statistic interval (and the same from process CPU time), and the
-largest absolute difference between the two readouts. A breakdown of one read into its steps follows.
+They run in interleaved rounds after a warm-up round (:func:`vosnb.timing.time_interleaved`) together with the
+two other reads of :func:`vosnb.analysis.costs.read_variants`, which notebook 02 records at T = 10, 2 objects:
+``full softmax`` (STCN-8: top-k's saving) and ``top-k + last frame`` (STCN-5: the temporary last frame's cost).
+A row gives baseline's and new's median wall milliseconds with the interquartile range, the speed-up as the
+median of the per-round ratios with its order-statistic interval (and the same from process CPU time), the two
+claims' ratios (full softmax / top-k, top-k + last / top-k) and the largest absolute difference between the
+baseline and new readouts. A breakdown of one read into its steps follows.
 Nothing here is a unit test. Usage::
 
     python benchmarks/bench_readout.py [--frames 10 50] [--objects 1 5] [--threads 1 2] [--repeats 5]
@@ -27,7 +30,7 @@ from collections.abc import Callable
 
 import torch
 
-from vosnb.analysis.costs import matching_banks
+from vosnb.analysis.costs import matching_banks, read_variants
 from vosnb.memory import KeyValueMemory, readout, similarity, top_k_weights
 from vosnb.runtime import resolve_device
 from vosnb.timing import time_interleaved
@@ -95,7 +98,8 @@ def main() -> None:
           f"autocast fp16 {args.autocast} | Ck {KEY_DIM}, Cv {VALUE_DIM}, k {TOP_K}, frames of {HEIGHT}×{WIDTH} | "
           f"median of {args.repeats} interleaved rounds after 1 warm-up round")
     header = (f"{'threads':>7} {'T':>3} {'objects':>7} {'M':>6} | {'baseline ms (IQR)':>18} {'new ms (IQR)':>15} | "
-              f"{'speed-up [interval]':>20} {'cpu speed-up':>12} | {'max |Δ| readout':>15} {'max |readout|':>13}")
+              f"{'speed-up [interval]':>20} {'cpu speed-up':>12} | {'full/top-k':>10} {'+last/top-k':>10} | "
+              f"{'max |Δ| readout':>15} {'max |readout|':>13}")
     print(header)
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=args.autocast):
         for threads in args.threads:
@@ -105,14 +109,16 @@ def main() -> None:
                     bank, _, query = matching_banks(objects, frames=frames, height=HEIGHT, width=WIDTH,
                                                     key_dim=KEY_DIM, value_dim=VALUE_DIM, top_k=TOP_K, device=device)
                     dense = DenseRead(bank)
-                    reads = {"baseline": lambda: dense(query), "new": lambda: bank.read(query)}
+                    reads = {"baseline": lambda: dense(query), **read_variants(bank, query)}
                     timing = time_interleaved(reads, repeats=args.repeats, warmup=1, device=device)
                     base, new = dense(query).float(), bank.read(query).values.flatten(2).float()
-                    wall, cpu = timing.ratio("baseline", "new"), timing.ratio("baseline", "new", cpu=True)
+                    wall, cpu = timing.ratio("baseline", "top-k"), timing.ratio("baseline", "top-k", cpu=True)
+                    stcn8, stcn5 = (timing.ratio(name, "top-k") for name in ("full softmax", "top-k + last frame"))
                     print(f"{timing.threads:>7} {frames:>3} {objects:>7} {bank.num_elements:>6} | "
                           f"{1000 * timing.median('baseline'):>8.1f} ({1000 * timing.iqr('baseline'):>6.1f}) "
-                          f"{1000 * timing.median('new'):>7.1f} ({1000 * timing.iqr('new'):>5.1f}) | "
+                          f"{1000 * timing.median('top-k'):>7.1f} ({1000 * timing.iqr('top-k'):>5.1f}) | "
                           f"{wall.estimate:>6.2f}× [{wall.low:.2f}, {wall.high:.2f}] {cpu.estimate:>11.2f}× | "
+                          f"{stcn8.estimate:>9.2f}× {stcn5.estimate:>9.2f}× | "
                           f"{(base - new).abs().max().item():>15.2e} {base.abs().max().item():>13.2f}", flush=True)
                     del bank, dense, reads
         print(f"(speed-up interval: the {100 * wall.confidence:.2f}% order-statistic interval of the per-round "

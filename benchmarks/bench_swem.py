@@ -4,8 +4,9 @@ Shapes (SWEM §5, ALGORITHMS.md): L = 128 bases per class, Ck = 128 (SWEM) or 64
 (30×54 key grid), 1–3 objects, 4 EM iterations with adaptive weights, τ = 0.05. The bank is in its steady state
 (``first`` and ``update`` both written: 512 bases per object) before timing. Only the memory is timed (no
 encoders, no decoder): a write is the weighted EM over one frame, a read the cosine readout of one query frame.
-Both the wall clock and the process CPU time are printed (``bench_models.median_ms``): on a shared machine the
-wall clock also counts waiting for a core.
+Both the wall clock and the process CPU time are printed (``bench_models.median_ms``, :mod:`vosnb.timing`): on a
+shared machine the wall clock also counts waiting for a core. Notebook 03 records SWEM-7 from
+``swem_views.length_variants`` (one write and one read per frame at ×1 and ×20 of a video length).
 
 Usage: ``python benchmarks/bench_swem.py [--threads 2] [--repeats 20]``
 """
@@ -15,7 +16,8 @@ import argparse
 
 import torch
 
-from bench_models import median_ms, random_masks
+from bench_models import median_ms
+from vosnb.analysis.costs import random_masks
 from vosnb.memory.swem import SWEMMemory
 from vosnb.runtime import seed_everything
 

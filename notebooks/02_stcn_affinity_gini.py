@@ -41,9 +41,11 @@
 # grid of memory positions per frame). The paper's models are ResNet-50 STCNs trained on static images,
 # YouTube-VOS and DAVIS and evaluated on 480p video (1,620 positions per frame). So our numbers test whether each *mechanism* shows up, not its DAVIS
 # magnitude: short, clean synthetic sequences leave little room for drift (STCN-5), and a 64-dimensional key space
-# is already roomy for 112 positions per frame (STCN-6). Timings (STCN-5, -7, -8) depend on this machine and are
-# marked ⏱. STCN-9 needs DAVIS 2017 and the authors' checkpoint: pass `dataset="davis2017"`, `data_root` and
-# `checkpoint` to run it; otherwise it is recorded as *not run*.
+# is already roomy for 112 positions per frame (STCN-6). The speed claims (STCN-5, -7, -8) are judged where the
+# paper's effect lives, the memory operation at the paper's shapes (*Timing the memory*), with the end-to-end figure
+# of our small model recorded beside it; their numbers depend on this machine (⏱, hidden from the notebook
+# checks), their verdicts do not hide. STCN-9 needs DAVIS 2017 and the authors' checkpoint: pass
+# `dataset="davis2017"`, `data_root` and `checkpoint` to run it; otherwise it is recorded as *not run*.
 
 # %% tags=["parameters"]
 profile: str = "ci"  # ci: minutes on a 2-core CPU; full: paper scale
@@ -62,9 +64,10 @@ import vosnb.context
 from vosnb.analysis import affinity_geometry as ag
 from vosnb.analysis import contribution as contrib
 from vosnb.analysis import costs
-from vosnb.claims import relative_change
+from vosnb.claims import TIMED
 from vosnb.inference import evaluate_model
 from vosnb.models.zoo import load_any_checkpoint, load_pretrained
+from vosnb.timing import time_interleaved
 
 ctx = vosnb.context.setup(notebook="02_stcn_affinity_gini", profile=profile, dataset=dataset, data_root=data_root,
                           device=device, seed=seed)
@@ -78,9 +81,9 @@ ctx = vosnb.context.setup(notebook="02_stcn_affinity_gini", profile=profile, dat
 #   sequences** in `ci` (400 frames per run) and all of them in `full`; every claim reuses these runs, and every
 #   J&F comparison is paired over the same sequences. Ten sequences give wide intervals: a `direction only` in
 #   `ci` may become `reproduced` in `full`.
-# - STCN-7: the matching is timed at T = 10 memory frames of 15×27 positions (a 240×432 frame) in `ci` and at the
-#   paper's 30×54 (480×864) in `full`, median of 5 / 9 interleaved rounds. The claim is about how the time grows
-#   with the number of objects, which does not depend on the frame size.
+# - Timings (STCN-5, -7, -8) at the paper's shapes: 9 interleaved rounds after a warm-up round in `ci`, 15 in
+#   `full`, 2 threads pinned in `ci`; STCN-7 times the matching alone in `ci` and matching plus readout too in
+#   `full`.
 
 # %%
 CI = profile == "ci"
@@ -89,8 +92,8 @@ SETTINGS = {
     "queries_64d": 20_000 if CI else 100_000,
     "certificates": 5 if CI else 20,
     "sweep_sequences": 10 if CI else None,
-    "matching_grid": (15, 27) if CI else (30, 54),
-    "matching_repeats": 5 if CI else 9,
+    "timing_repeats": 9 if CI else 15,
+    "matching_parts": ("matching",) if CI else costs.MATCHING_PARTS,
     "objects": (1, 2, 4, 8),
 }
 SETTINGS
@@ -110,6 +113,14 @@ SETTINGS
 #   STCN's matching time stays within ±10% from 1 to 8 objects (the bound of every "stays flat" claim), STM's grows
 #   (ratio > 1; the paper: ×8).
 # - **absolute** (STCN-9): J&F on DAVIS 2017 val within 1 point of 85.4.
+#
+# **Timing intervals.** Every timed comparison runs its variants in interleaved rounds (A B C A B C …, after an
+# untimed warm-up round, `vosnb.timing`), so that load from other processes falls on all of them alike; the
+# measured value is the median over rounds of the per-round ratio (or difference), and its interval is the
+# distribution-free order-statistic interval of that median (9 rounds: the 2nd to 8th of the sorted values, 96%).
+# The rules judge the interval, so when the machine's noise is wider than the effect, the verdict is
+# *inconclusive* — it says the noise was too large, not that the paper is wrong. The median and interquartile
+# range of every variant (the noise floor) are printed beside each record.
 
 # %% [markdown]
 # ## STCN-1: who wins where (Fig. 2)
@@ -267,19 +278,47 @@ for stat in ("gini", "never_above_1pct", "below_10pct_at_best"):
                       model="stcn_small_dot_ck64 vs stcn_small_l2_ck64 (top-k 20)")
 
 # %% [markdown]
+# ## Timing the memory at the paper's shapes (STCN-5, STCN-8)
+# The paper's speed claims are about the memory read, and on our small model the encoders dominate each frame
+# (an 8×14 grid reads a memory of at most 8 × 112 elements). So we time the read itself at the paper's shapes:
+# T = 10 memory frames of 30×54 (480×864 at stride 16), Ck = 64, Cv = 512, 2 objects (DAVIS 2017 val's average),
+# random keys and values (`costs.read_variants`, the code `benchmarks/bench_readout.py` prints too): STCN's top-20
+# read, the same read with a softmax over all 16,200 elements (STCN-8), and the top-20 read after writing the
+# previous frame into the temporary slot, over 11 frames (STCN-5's "every 5th + last"). Medians in ms:
+
+# %%
+bank, _, query = costs.matching_banks(costs.PAPER_OBJECTS, seed=seed, device=ctx.device)
+with torch.inference_mode():
+    reads = time_interleaved(costs.read_variants(bank, query, seed=seed), repeats=SETTINGS["timing_repeats"],
+                             device=ctx.device)
+print(TIMED, reads.describe())
+print(TIMED, reads.table().round(1).to_string())
+
+# %% [markdown]
 # ## STCN-5: every 5th frame, with or without the last frame (Table 1)
 # Same model (L2, Ck 64), same sequences. Without the temporary last frame the value encoder runs on every 5th
 # frame only, and the memory read has one frame fewer to match. The paper finds the last frame harmful for STCN
 # (83.1 vs 85.4 J&F) because its key, from the same encoder, is too similar to the query's and invites drift; our
 # 40-frame synthetic sequences move smoothly, so the last frame may well help here.
+#
+# Speed, two records: the memory read at the paper's shapes (above; the temporary slot adds a frame to match and
+# a copy of the memory per read, but not the value encoder's extra run per frame, which the paper's 1.31 also
+# contains), and, beside it, the end-to-end frame rate of the small model over the sweep's sequences (median over
+# sequences of the per-sequence ratio, the two runs of a sequence back to back, with its order-statistic
+# interval), where the extra value encoding is included and the read is a small share of the frame.
 
 # %%
 d, low, high = sweep.jf_difference("l2_ck64", "l2_ck64 every5+last", seed=seed)
 ctx.ledger.record("STCN-5", "jf", measured=d, interval=(low, high), unit="J&F points", model="stcn_small_l2_ck64")
-ratio, low, high = sweep.fps_ratio("l2_ck64", "l2_ck64 every5+last", seed=seed)
-ctx.ledger.record("STCN-5", "fps", measured=ratio, interval=(low, high),
-                  model="stcn_small_l2_ck64", timing=True,
-                  claim="FPS(every 5th) / FPS(every 5th + last frame)")
+ratio = reads.ratio("top-k + last frame", "top-k")
+ctx.ledger.record("STCN-5", "fps", measured=ratio.estimate, interval=ratio, model="none (random keys)", timing=True,
+                  unit=f"× ({reads.describe()})",
+                  claim="speed of the memory read at the paper's shapes (T = 10, 30×54, 2 objects): time with the "
+                        "last frame as a temporary slot / without")
+ratio = sweep.fps_ratio("l2_ck64", "l2_ck64 every5+last")
+ctx.ledger.record("STCN-5", "fps", measured=ratio.estimate, interval=ratio, model="stcn_small_l2_ck64", timing=True,
+                  unit="× (median over sequences)",
+                  claim="end to end on the small model (8×14 grid): FPS(every 5th) / FPS(every 5th + last frame)")
 sweep.summary().set_index("config").loc[["l2_ck64", "l2_ck64 every5+last"], ["J&F", "J", "F"]].round(2)
 
 # %% [markdown]
@@ -307,43 +346,59 @@ pd.DataFrame({"J&F": grid6.round(2).values, "paper": [84.1, 83.2, 85.0, 85.4]}, 
 # memory keys come from an encoder that also sees the object's mask, so each object needs its own affinity. We
 # time one query frame's matching (affinity + top-20 softmax) on random keys — one shared memory for STCN, one
 # memory per object for STM — and, separately, matching plus the readout `v^M W` (Eq. 2), which *both* designs
-# repeat per object (so that part grows with the objects in both).
+# repeat per object (so that part grows with the objects in both; `full` only). The primary records use the paper's
+# shapes (T = 10 memory frames of 30×54, Ck 64, Cv 512, k = 20), every (objects, design) cell timed once per round
+# in a shuffled order; the same matching on our model's 8×14 grid is recorded beside them. Bars: the IQR over rounds.
 
 # %%
-h16, w16 = SETTINGS["matching_grid"]
-timing = costs.matching_time_vs_objects(SETTINGS["objects"], height=h16, width=w16,
-                                        repeats=SETTINGS["matching_repeats"], seed=seed, device=ctx.device)
-fig = Figure(figsize=(9.0, 3.6))
-costs.plot_matching_times(fig.subplots(1, 2), timing)
+lo, hi = min(SETTINGS["objects"]), max(SETTINGS["objects"])
+matchings = {grid: costs.matching_time_vs_objects(SETTINGS["objects"], height=grid[0], width=grid[1],
+                                                  parts=SETTINGS["matching_parts"],
+                                                  repeats=SETTINGS["timing_repeats"], seed=seed, device=ctx.device)
+             for grid in (costs.PAPER_GRID, (8, 14))}
+timing = costs.matching_table(matchings[costs.PAPER_GRID])
+fig = Figure(figsize=(4.5 * len(SETTINGS["matching_parts"]), 3.6))
+costs.plot_matching_times(fig.subplots(1, len(SETTINGS["matching_parts"]), squeeze=False)[0], timing)
 ctx.savefig(fig, "fig5_matching_time_vs_objects")
 fig
 
 # %%
-matching = timing[timing["part"] == "matching"].pivot(index="objects", columns="design", values="seconds")
-ctx.ledger.record("STCN-7", "stcn_flat", measured=relative_change(matching[costs.STCN_DESIGN].tolist()),
-                  model="none (random keys)", timing=True,
-                  claim=f"STCN matching time, relative change from {min(SETTINGS['objects'])} to "
-                        f"{max(SETTINGS['objects'])} objects (T = 10, {h16}×{w16})")
-stm = matching[costs.STM_DESIGN]
-ctx.ledger.record("STCN-7", "stm_growth", measured=stm.iloc[-1] / stm.iloc[0],
-                  model="none (random keys)", timing=True,
-                  claim=f"STM matching time at {max(SETTINGS['objects'])} objects / at {min(SETTINGS['objects'])}")
-(1000 * matching).round(1)
+for (h16, w16), matched in matchings.items():
+    where = "the paper's shapes" if (h16, w16) == costs.PAPER_GRID else "our model's grid"
+    change = matched.relative_change((hi, costs.STCN_DESIGN, "matching"), (lo, costs.STCN_DESIGN, "matching"))
+    ctx.ledger.record("STCN-7", "stcn_flat", measured=change.estimate, interval=change, model="none (random keys)",
+                      timing=True, unit=f"relative change ({matched.describe()})",
+                      claim=f"STCN matching time at {hi} objects / at {lo}, minus 1 ({where}: T = 10, {h16}×{w16})")
+    stm = matched.ratio((hi, costs.STM_DESIGN, "matching"), (lo, costs.STM_DESIGN, "matching"))
+    ctx.ledger.record("STCN-7", "stm_growth", measured=stm.estimate, interval=stm, model="none (random keys)",
+                      timing=True, unit=f"× ({matched.describe()})",
+                      claim=f"STM matching time at {hi} objects / at {lo} ({where}: T = 10, {h16}×{w16})")
+    print(TIMED, f"{h16}×{w16}: median ms (IQR)")
+    print(TIMED, (1000 * costs.matching_table(matched).set_index(["part", "design", "objects"])[["seconds", "iqr"]])
+          .round(2).to_string())
 
 # %% [markdown]
 # ## STCN-8: top-k filtering (§5)
 # The same L2 model with the softmax over the 20 most similar memory elements of each query vs over all of them.
 # Top-k removes the long tail of small weights (noise from unrelated positions). Its speed depends on the
-# implementation: selecting the top 20 costs a `topk` over the memory axis, while the readout stays a dense matrix
-# product in both cases here, so on a CPU top-k can be the slower one.
+# implementation: selecting the top 20 costs a `topk` over the memory axis, and it saves the softmax over every
+# memory element and the dense readout product (our read keeps the top-20 weights sparse and gathers 20 value
+# rows per query). The primary speed record is the read at the paper's shapes (*Timing the memory*: full softmax
+# minus top-20, ms per read, median of the per-round differences); the end-to-end ms per frame of the small model
+# (median over sequences of the paired difference) is recorded beside it.
 
 # %%
 d, low, high = sweep.jf_difference("l2_ck64", "l2_ck64 full softmax", seed=seed)
 ctx.ledger.record("STCN-8", "jf", measured=d, interval=(low, high), unit="J&F points", model="stcn_small_l2_ck64")
-d, low, high = sweep.ms_difference("l2_ck64 full softmax", "l2_ck64", seed=seed)
-ctx.ledger.record("STCN-8", "time", measured=d, interval=(low, high),
-                  unit="ms/frame", model="stcn_small_l2_ck64", timing=True,
-                  claim="ms per frame (full softmax) − ms per frame (top-20)")
+d = reads.difference("full softmax", "top-k")
+ctx.ledger.record("STCN-8", "time", measured=1000 * d.estimate, interval=(1000 * d.low, 1000 * d.high),
+                  unit=f"ms per read ({reads.describe()})", model="none (random keys)", timing=True,
+                  claim="memory read at the paper's shapes (T = 10, 30×54, 2 objects): ms (full softmax) − ms (top-20)")
+d = sweep.ms_difference("l2_ck64 full softmax", "l2_ck64")
+ctx.ledger.record("STCN-8", "time", measured=d.estimate, interval=d, unit="ms/frame (median over sequences)",
+                  model="stcn_small_l2_ck64", timing=True,
+                  claim="end to end on the small model (8×14 grid): ms per frame (full softmax) − ms per frame "
+                        "(top-20)")
 sweep.summary().set_index("config").loc[["l2_ck64", "l2_ck64 full softmax"], ["J&F", "J", "F"]].round(2)
 
 # %% [markdown]

@@ -81,10 +81,32 @@ def test_shared_affinity_serves_every_object_like_its_own_bank():
 
 
 def test_matching_time_table_has_one_row_per_objects_design_and_part():
-    table = costs.matching_time_vs_objects((1, 2), frames=2, height=3, width=4, key_dim=8, value_dim=4, repeats=1)
-    assert len(table) == 8
+    timing = costs.matching_time_vs_objects((1, 2), frames=2, height=3, width=4, key_dim=8, value_dim=4, repeats=1)
+    table = costs.matching_table(timing)
+    assert len(table) == 8 and timing.repeats == 1
     assert set(table["part"]) == {"matching", "matching+readout"}
-    assert (table["seconds"] > 0).all()
+    assert (table["seconds"] > 0).all() and (table["iqr"] >= 0).all()
+    only = costs.matching_time_vs_objects((1, 2), frames=2, height=3, width=4, key_dim=8, value_dim=4, repeats=1,
+                                          parts=("matching",))
+    assert set(only.times) == {(m, design, "matching") for m in (1, 2)
+                               for design in (costs.STCN_DESIGN, costs.STM_DESIGN)}
+
+
+def test_read_variants_share_the_bank_and_differ_only_in_softmax_and_last_frame():
+    bank, _, query = costs.matching_banks(2, frames=3, height=3, width=4, key_dim=8, value_dim=5, top_k=4)
+    reads = costs.read_variants(bank, query)
+    assert list(reads) == ["top-k", "full softmax", "top-k + last frame"]
+    torch.testing.assert_close(reads["top-k"]().values, bank.read(query).values)
+    full = reads["full softmax"]().values  # a softmax over all 36 elements: every value row gets some weight
+    assert full.shape == (2, 5, 3, 4) and not torch.allclose(full, bank.read(query).values)
+    assert reads["top-k + last frame"]().values.shape == (2, 5, 3, 4)
+    assert bank.temp_keys is None and bank.num_elements == 36  # the twins wrote nothing into the bank itself
+
+
+def test_random_frame_shapes():
+    key, values, probs = costs.random_frame(3, grid=(2, 3), key_dim=4, value_dim=5, generator=torch.Generator())
+    assert key.shape == (4, 2, 3) and values.shape == (3, 5, 2, 3) and probs.shape == (3, 32, 48)
+    assert ((probs == 0) | torch.isclose(probs, torch.tensor(0.9))).all()
 
 
 # ------------------------------------------------------------------------------------------------------ geometry
@@ -235,9 +257,13 @@ def test_sweep_comparisons_are_paired_over_sequences(sweep):
     expected = (sweep.jf_per_sequence("l2") - sweep.jf_per_sequence("dot")).mean()
     assert d == pytest.approx(expected) and low <= d <= high
     assert sweep.jf_difference("l2", "l2") == (0.0, 0.0, 0.0)
-    ratio, low, high = sweep.fps_ratio("l2", "l2+last")
-    assert ratio == pytest.approx(sweep.evaluation("l2").fps / sweep.evaluation("l2+last").fps)
-    assert low <= ratio <= high
+    fps = sweep.fps_ratio("l2", "l2+last")
+    seconds = {n: sweep.evaluation(n).timings.set_index("sequence")["seconds"] for n in ("l2", "l2+last")}
+    assert fps.estimate == pytest.approx(float((seconds["l2+last"] / seconds["l2"]).median()))
+    assert fps.low <= fps.estimate <= fps.high
+    ms = sweep.ms_difference("l2", "l2+last")
+    assert ms.estimate == pytest.approx(float((sweep.ms_per_frame("l2") - sweep.ms_per_frame("l2+last")).median()))
+    assert sweep.ms_difference("l2", "l2").estimate == 0.0
     gini, low, high = contrib.contribution_difference(sweep, "dot", "l2", "gini", n_resamples=50)
     stats = [contrib.contribution_stats(sweep.node_max_weights(n))["gini"] for n in ("dot", "l2")]
     assert gini == pytest.approx(stats[0] - stats[1]) and low <= high
@@ -273,10 +299,11 @@ def test_winner_shares_is_exact_in_2d_and_bracketed_in_high_dimension():
 
 
 def test_matching_time_plot_has_one_panel_per_part():
-    table = costs.matching_time_vs_objects((1, 3), frames=2, height=3, width=4, key_dim=8, value_dim=4, repeats=2)
+    table = costs.matching_table(costs.matching_time_vs_objects((1, 3), frames=2, height=3, width=4, key_dim=8,
+                                                                value_dim=4, repeats=2))
     axes = Figure().subplots(1, 2)
     costs.plot_matching_times(axes, table)
     assert [ax.get_title() for ax in axes] == ["matching", "matching+readout"]
-    assert all(len(ax.get_lines()) == 2 for ax in axes)
+    assert all(len(ax.containers) == 2 for ax in axes)  # one error-bar line per design
     with pytest.raises(ValueError, match="axes"):
         costs.plot_matching_times(axes[:1], table)

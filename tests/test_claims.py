@@ -19,6 +19,7 @@ from vosnb import claims, cli
 from vosnb.claims import (CHECK, DIRECTION_ONLY, FINDING, INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Exact,
                           Flat, Greater, Ledger, Less, NotRun, Ratio)
 from vosnb.errors import ClaimError
+from vosnb.timing import Interval, median_interval, paired_ratio, shifted
 
 REPO = Path(__file__).resolve().parents[1]
 DESIGN_CATALOGUE = Path("/work/shared/design/CLAIMS.md")
@@ -459,7 +460,7 @@ def test_table_is_a_styler_with_the_display_columns_and_tinted_verdicts(tmp_path
     assert "STCN-4" in repr(table) and "0x" not in repr(table)  # plain text is the table, not an address
 
 
-def test_table_is_identical_across_runs_once_timings_are_sanitised(tmp_path):
+def test_sanitiser_hides_timings_and_residuals_but_catches_deterministic_changes(tmp_path):
     fast = sample_ledger(tmp_path / "a", 1.30, (1.2, 1.4)).table()
     slow = sample_ledger(tmp_path / "b", 0.80, (0.7, 0.9)).table()  # a slower machine flips the timing verdict
     assert fast.to_html() != slow.to_html()
@@ -468,6 +469,21 @@ def test_table_is_identical_across_runs_once_timings_are_sanitised(tmp_path):
     changed = ledger(tmp_path / "c")  # a deterministic value that changes is still caught
     changed.record("STCN-2", "softmax_gap", 0.5)
     assert sanitise(changed.table().to_html()) != sanitise(ledger(tmp_path / "d").table().to_html())
+
+
+def test_flat_and_ratio_rules_judge_intervals_from_repeats():
+    flat = Flat(0.10)
+    steady = shifted(paired_ratio([1.02, 0.99, 1.05, 1.01, 0.97, 1.03], [1.0] * 6), -1.0)
+    assert flat.verdict(steady.estimate, steady) == REPRODUCED
+    noisy = shifted(median_interval([0.7, 1.0, 1.3, 0.95, 1.05, 1.2]), -1.0)  # spread wider than the 10% bound
+    assert flat.verdict(noisy.estimate, noisy) == INCONCLUSIVE
+    growing = shifted(median_interval([1.8, 2.0, 2.1, 1.9, 2.2, 2.0]), -1.0)
+    assert flat.verdict(growing.estimate, growing) == NOT_REPRODUCED
+    ratio = Ratio(1.31, rel_tol=0.25)
+    assert ratio.verdict(1.3, median_interval([1.2, 1.3, 1.35, 1.25, 1.4, 1.3])) == REPRODUCED
+    assert ratio.verdict(1.05, median_interval([0.8, 1.05, 1.3, 1.1, 0.9, 1.2])) == INCONCLUSIVE
+    assert ratio.verdict(3.0, Interval(3.0, 2.8, 3.2, 0.97)) == DIRECTION_ONLY
+    assert ratio.verdict(0.9, Interval(0.9, 0.85, 0.95, 0.97)) == NOT_REPRODUCED
 
 
 def test_sanitiser_hides_addresses_and_progress_bars():

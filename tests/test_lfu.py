@@ -309,3 +309,27 @@ def test_the_index_is_the_same_from_sparse_and_dense_reads(monkeypatch, index):
     torch.testing.assert_close(sparse.tracker.max_weight, dense.tracker.max_weight, atol=1e-6, rtol=0)
     for a, b in zip(sparse_outs, dense_outs):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_filled_lfu_is_at_capacity_and_restores_its_state():
+    from vosnb.analysis.lfu_views import filled_lfu
+    bank, restore = filled_lfu(capacity=2.0, k=3, objects=1, grid=(2, 3), key_dim=4, value_dim=5, top_k=2)
+    assert bank.num_elements == 2 * 6 and int(bank.index.sum()) > 0
+    index, frames = bank.index.clone(), bank.frame_of.clone()
+    bank.read(torch.randn(4, 2, 3))
+    bank.write(int(frames.max()) + 3, torch.randn(4, 2, 3), torch.randn(1, 5, 2, 3), None)
+    assert not torch.equal(bank.frame_of, frames)
+    restore()
+    assert torch.equal(bank.index, index) and torch.equal(bank.frame_of, frames) and bank.num_elements == 12
+
+
+def test_period_variants_run_one_write_period_from_the_same_state():
+    from vosnb.analysis.lfu_views import period_variants
+    variants = period_variants(4, capacity=2.0, k=3, objects=2, grid=(2, 3), key_dim=4, value_dim=5, top_k=2)
+    assert list(variants) == ["every5", "lfu", "first_last"]
+    every5 = variants["every5"].__closure__
+    for _ in range(2):  # each call restores its state first, so repeats time the same position
+        for run in variants.values():
+            run()
+    sizes = {cell.cell_contents.num_elements for cell in every5 if hasattr(cell.cell_contents, "num_elements")}
+    assert sizes == {5 * 6}  # 4 frames + the period's write, restored to 4 at the next call

@@ -256,12 +256,27 @@ def test_time_vs_length_reads_every_length_from_one_causal_run():
     assert swem_bytes.nunique() == 1 and (np.diff(every_bytes) > 0).all()
 
 
-def test_fitted_change_is_the_relative_rise_of_a_robust_line():
-    ramp = np.linspace(10, 30, 41)
-    assert swem_views.fitted_change(ramp) == pytest.approx(2.0)
-    spiky = np.full(41, 10.0)
-    spiky[[3, 17, 30]] = 100.0  # load spikes do not move the line
-    assert swem_views.fitted_change(spiky) == pytest.approx(0.0)
+def test_pass_change_pairs_frame_positions_of_the_first_and_last_pass():
+    import pandas as pd
+    ms = np.concatenate([[1.0, 2.0, 4.0], [9.0] * 4, [9.0] * 4, [99.0, 1.5, 3.0, 6.0]])  # 4 passes of 4
+    change = swem_views.pass_change(pd.DataFrame({"ms": ms}), pass_length=4, last=4)  # from frame 1
+    assert (change.estimate, change.low, change.high) == pytest.approx((0.5, 0.5, 0.5))
+    flat = swem_views.pass_change(pd.DataFrame({"ms": np.full(15, 7.0)}), pass_length=4, last=2)
+    assert (flat.estimate, flat.low, flat.high) == (0.0, 0.0, 0.0)
+
+
+def test_length_variants_hold_their_length_and_every5_grows():
+    variants = swem_views.length_variants(3, (1, 4), k=2, objects=2, grid=(2, 3), key_dim=4, value_dim=5)
+    assert list(variants) == [("swem", 1), ("every5", 1), ("swem", 4), ("every5", 4)]
+    small, long = (variants["swem", n].__defaults__[0] for n in (1, 4))
+    before = long.update.kappa.clone()
+    first = variants["swem", 4]().values
+    assert torch.equal(long.update.kappa, before) is False  # the call wrote one frame ...
+    torch.testing.assert_close(variants["swem", 4]().values, first)  # ... from the restored state, every time
+    assert small.features_per_object == long.features_per_object == 4 * 128
+    sizes = [variants["every5", n].__defaults__[0].num_elements for n in (1, 4)]
+    assert sizes == [2 * 6, 6 * 6]  # ⌈3 / 2⌉ and ⌈12 / 2⌉ frames of 2×3
+    assert variants["every5", 4]().values.shape == (2, 5, 2, 3)
 
 
 def test_count_features_matches_the_paper_shapes_on_a_small_grid():

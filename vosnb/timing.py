@@ -4,7 +4,9 @@
 once, in the given order (A B A B ...) or, with a ``seed``, in an order shuffled anew each round. Each call records
 its wall time (``time.perf_counter``, the device synchronised before each reading) and this process's CPU time
 (``time.process_time``, all threads). :class:`Timing` gives per variant the median and interquartile range, and the
-ratio of two variants as the median of their per-round ratios with a distribution-free interval.
+ratio (or difference, or relative change) of two variants as the median of their per-round values with a
+distribution-free interval (:func:`paired_ratio`, :func:`paired_difference`): both ran in the same round, so drift
+slower than a round cancels, and the interval's width is the noise floor a verdict is judged against.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 from vosnb.runtime import synchronize
@@ -55,6 +58,25 @@ def median_interval(samples: Sequence[float], confidence: float = 0.95) -> Inter
     return Interval(statistics.median(x), x[j - 1], x[n - j], coverage(j))
 
 
+def paired_ratio(numerator: Sequence[float], denominator: Sequence[float], confidence: float = 0.95) -> Interval:
+    """The median of the pairwise ratios ``a_i / b_i`` with its order-statistic interval (pairs: rounds, sequences)."""
+    if len(numerator) != len(denominator):
+        raise ValueError(f"paired_ratio needs pairs: {len(numerator)} vs {len(denominator)} samples")
+    return median_interval([a / b for a, b in zip(numerator, denominator)], confidence)
+
+
+def paired_difference(first: Sequence[float], second: Sequence[float], confidence: float = 0.95) -> Interval:
+    """The median of the pairwise differences ``a_i − b_i`` with its order-statistic interval."""
+    if len(first) != len(second):
+        raise ValueError(f"paired_difference needs pairs: {len(first)} vs {len(second)} samples")
+    return median_interval([a - b for a, b in zip(first, second)], confidence)
+
+
+def shifted(interval: Interval, offset: float) -> Interval:
+    """``interval`` with ``offset`` added to its estimate and both ends (e.g. a ratio − 1: a relative change)."""
+    return Interval(interval.estimate + offset, interval.low + offset, interval.high + offset, interval.confidence)
+
+
 @dataclass
 class VariantTimes:
     """One variant's seconds per timed call: ``wall`` and process ``cpu``."""
@@ -85,12 +107,37 @@ class Timing:
         q1, q3 = np.percentile(np.asarray(self.times[name].samples(cpu), dtype=np.float64), [25, 75])
         return float(q3 - q1)
 
+    @property
+    def repeats(self) -> int:
+        """Timed rounds (every variant ran once per round)."""
+        return min(len(t.wall) for t in self.times.values())
+
     def ratio(self, numerator: Hashable, denominator: Hashable, confidence: float = 0.95,
               cpu: bool = False) -> Interval:
         """``numerator / denominator``: the median of the per-round ratios (both ran in the same round, so drift
         slower than a round cancels) and its order-statistic interval (:func:`median_interval`)."""
-        top, bottom = self.times[numerator].samples(cpu), self.times[denominator].samples(cpu)
-        return median_interval([a / b for a, b in zip(top, bottom)], confidence)
+        return paired_ratio(self.times[numerator].samples(cpu), self.times[denominator].samples(cpu), confidence)
+
+    def difference(self, first: Hashable, second: Hashable, confidence: float = 0.95, cpu: bool = False) -> Interval:
+        """``first − second`` in seconds: the median of the per-round differences and its interval."""
+        return paired_difference(self.times[first].samples(cpu), self.times[second].samples(cpu), confidence)
+
+    def relative_change(self, changed: Hashable, reference: Hashable, confidence: float = 0.95,
+                        cpu: bool = False) -> Interval:
+        """``changed / reference − 1`` per round: the measured value of a "stays flat" claim, with its interval."""
+        return shifted(self.ratio(changed, reference, confidence, cpu), -1.0)
+
+    def describe(self) -> str:
+        """How it was measured, for a record's unit: rounds, warm-up and threads."""
+        return (f"median of {self.repeats} interleaved rounds after {self.warmup} warm-up, {self.threads} "
+                f"thread{'s' if self.threads != 1 else ''}")
+
+    def table(self, scale: float = 1000.0) -> pd.DataFrame:
+        """Per variant: median and IQR of wall time and median CPU time, in seconds × ``scale`` (default ms): the
+        noise floor shown beside a verdict."""
+        return pd.DataFrame({"median": {str(n): scale * self.median(n) for n in self.times},
+                             "IQR": {str(n): scale * self.iqr(n) for n in self.times},
+                             "CPU median": {str(n): scale * self.median(n, cpu=True) for n in self.times}})
 
 
 def time_interleaved(variants: Mapping[Hashable, Callable[[], object]], repeats: int = 5, warmup: int = 1, *,

@@ -25,6 +25,7 @@ from vosnb.data import Video
 from vosnb.inference import EvalResult, ground_truth, propagate
 from vosnb.metrics import evaluate_sequence, gini, paired_bootstrap_ci, per_sequence
 from vosnb.plotting import color
+from vosnb.timing import Interval, paired_difference, paired_ratio
 
 THRESHOLDS = np.logspace(-4, 0, 161)
 """Contribution thresholds for Fig. 4's curves: 10⁻⁴ … 1, 40 per decade."""
@@ -74,17 +75,17 @@ class SweepResult:
         """J&F(a) − J&F(b) in percentage points with its paired bootstrap interval over sequences."""
         return paired_bootstrap_ci(self.jf_per_sequence(a), self.jf_per_sequence(b), seed=seed)
 
-    def ms_difference(self, a: str, b: str, seed: int = 0) -> tuple[float, float, float]:
-        """ms/frame(a) − ms/frame(b), averaged over sequences, with its paired bootstrap interval."""
-        return paired_bootstrap_ci(self.ms_per_frame(a), self.ms_per_frame(b), seed=seed)
+    def ms_difference(self, a: str, b: str) -> Interval:
+        """ms/frame(a) − ms/frame(b): the median over sequences of the paired differences (both ran back to back on
+        each sequence) with its order-statistic interval (:func:`vosnb.timing.paired_difference`)."""
+        ms_b = self.ms_per_frame(b)
+        return paired_difference(self.ms_per_frame(a).reindex(ms_b.index).to_numpy(), ms_b.to_numpy())
 
-    def fps_ratio(self, a: str, b: str, seed: int = 0, n_resamples: int = 2000) -> tuple[float, float, float]:
-        """FPS(a) / FPS(b) over all frames, with a paired bootstrap interval over sequences."""
-        ta, tb = (self.evaluation(n).timings.set_index("sequence") for n in (a, b))
-        tb = tb.reindex(ta.index)
-        return sequence_bootstrap(lambda sa, sb: float(sb.sum() / sa.sum()),
-                                  [np.array([s]) for s in ta["seconds"]], [np.array([s]) for s in tb["seconds"]],
-                                  n_resamples=n_resamples, seed=seed)
+    def fps_ratio(self, a: str, b: str) -> Interval:
+        """FPS(a) / FPS(b): the median over sequences of seconds(b) / seconds(a) (the same frames) with its
+        order-statistic interval (:func:`vosnb.timing.paired_ratio`)."""
+        ta, tb = (self.evaluation(n).timings.set_index("sequence")["seconds"] for n in (a, b))
+        return paired_ratio(tb.to_numpy(), ta.reindex(tb.index).to_numpy())
 
     def node_max_weights(self, name: str) -> np.ndarray:
         """Largest weight of every tracked memory node of the configuration, all sequences pooled."""

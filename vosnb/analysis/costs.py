@@ -1,4 +1,5 @@
-"""What a memory read costs: FLOPs and bytes counted from the shapes (STCN Table 2), and timing helpers (STCN §6.2).
+"""What a memory read costs: FLOPs and bytes counted from the shapes (STCN Table 2), and the memory operations of
+STCN-5, -7 and -8 timed at the paper's shapes (STCN §6.2; :mod:`vosnb.timing`, shared with benchmarks/).
 
 Shapes follow STCN §3.2: ``T`` memory frames of ``H × W`` stride-16 positions give ``M = T·H·W`` memory elements and
 ``Q = H·W`` query elements; keys have ``Ck`` channels, values ``Cv``.
@@ -18,12 +19,20 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from matplotlib.axes import Axes
 
 from vosnb.memory import KeyValueMemory
 from vosnb.plotting import color
-from vosnb.timing import time_interleaved
+from vosnb.timing import Timing, time_interleaved
 
+PAPER_GRID = (30, 54)
+"""The stride-16 grid of a 480×864 frame (DAVIS 480p padded), STCN §3.2 / Table 2."""
+PAPER_KEY_DIM, PAPER_VALUE_DIM, PAPER_TOP_K = 64, 512, 20
+PAPER_FRAMES = 10
+"""Memory frames T of STCN Table 2 and §6.2."""
+PAPER_OBJECTS = 2
+"""Objects per video: DAVIS 2017 val has 61 objects in 30 videos."""
 GIB = 2**30
 MIB = 2**20
 PAPER_TABLE2 = pd.DataFrame(
@@ -32,6 +41,7 @@ PAPER_TABLE2 = pd.DataFrame(
     columns=["similarity", "key_dim", "gflops", "key_mb"],
 )
 """STCN Table 2's cost columns: "# FLOPs (G)" of Eq. 3/4 with T = 10 and "Size of keys (MB)"."""
+MATCHING_PARTS = ("matching", "matching+readout")
 STCN_DESIGN = "STCN (shared affinity)"
 STM_DESIGN = "STM (affinity per object)"
 
@@ -115,8 +125,9 @@ def _bank(keys: torch.Tensor, values: torch.Tensor, similarity: str, top_k: int 
     return bank
 
 
-def matching_banks(num_objects: int, *, frames: int = 10, height: int = 30, width: int = 54, key_dim: int = 64,
-                   value_dim: int = 512, similarity: str = "l2", top_k: int | None = 20, seed: int = 0,
+def matching_banks(num_objects: int, *, frames: int = PAPER_FRAMES, height: int = PAPER_GRID[0],
+                   width: int = PAPER_GRID[1], key_dim: int = PAPER_KEY_DIM, value_dim: int = PAPER_VALUE_DIM,
+                   similarity: str = "l2", top_k: int | None = PAPER_TOP_K, seed: int = 0,
                    device: torch.device | str = "cpu") -> tuple[KeyValueMemory, list[KeyValueMemory], torch.Tensor]:
     """Random memories for ``num_objects`` objects at stride-16 size ``height × width`` (STCN-7, §3.2 / §6.2):
 
@@ -137,46 +148,99 @@ def matching_banks(num_objects: int, *, frames: int = 10, height: int = 30, widt
     return shared, per_object, query
 
 
-def matching_time_vs_objects(num_objects: Sequence[int] = (1, 2, 4, 8), *, frames: int = 10, height: int = 30,
-                             width: int = 54, key_dim: int = 64, value_dim: int = 512, similarity: str = "l2",
-                             top_k: int | None = 20, repeats: int = 5, seed: int = 0,
-                             device: torch.device | str = "cpu") -> pd.DataFrame:
-    """Median seconds of one query frame's memory matching vs the number of objects m, STCN vs STM (STCN-7).
+def matching_time_vs_objects(num_objects: Sequence[int] = (1, 2, 4, 8), *, frames: int = PAPER_FRAMES,
+                             height: int = PAPER_GRID[0], width: int = PAPER_GRID[1], key_dim: int = PAPER_KEY_DIM,
+                             value_dim: int = PAPER_VALUE_DIM, similarity: str = "l2", top_k: int | None = PAPER_TOP_K,
+                             parts: Sequence[str] = MATCHING_PARTS, repeats: int = 5, seed: int = 0,
+                             device: torch.device | str = "cpu") -> Timing:
+    """One query frame's memory matching vs the number of objects m, STCN vs STM (STCN-7), timed interleaved.
 
-    Two parts per design: ``matching`` is the affinity and its (top-k) softmax, the ``W`` of Eq. 1 in the form the
+    Two ``parts`` per design: ``matching`` is the affinity and its (top-k) softmax, the ``W`` of Eq. 1 in the form the
     read uses (:meth:`KeyValueMemory.match`) — computed once by STCN, once per object by STM; ``matching+readout``
     adds Eq. 2, which both designs repeat per object (in one product or gather for STCN's objects). The
     defaults are the paper's shapes (T = 10 memory frames, 480×864 at stride 16, Ck = 64, Cv = 512, k = 20).
-    Every (m, design, part) is timed once per round, in a shuffled order (seeded), after one untimed round; the
-    rounds are repeated ``repeats`` times so that changes in machine load and order effects (caches, allocator)
-    fall on all cells alike, and the median over rounds is kept (:func:`vosnb.timing.time_interleaved`).
-    Returns one row per (m, design, part) with ``seconds``.
+    Every (m, design, part) runs once per round, in a seeded shuffled order, after one untimed round
+    (:func:`vosnb.timing.time_interleaved`); the variants are keyed ``(m, design, part)``.
     """
     cells: dict[tuple[int, str, str], Callable[[], object]] = {}
     for m in num_objects:
         shared, per_object, query = matching_banks(m, frames=frames, height=height, width=width, key_dim=key_dim,
                                                    value_dim=value_dim, similarity=similarity, top_k=top_k,
                                                    seed=seed, device=device)
-        cells[m, STCN_DESIGN, "matching"] = lambda b=shared, q=query: b.match(q)
-        cells[m, STM_DESIGN, "matching"] = lambda bs=per_object, q=query: [b.match(q) for b in bs]
-        cells[m, STCN_DESIGN, "matching+readout"] = lambda b=shared, q=query: b.read(q)
-        cells[m, STM_DESIGN, "matching+readout"] = lambda bs=per_object, q=query: [b.read(q) for b in bs]
+        for part in parts:
+            step = {"matching": KeyValueMemory.match, "matching+readout": KeyValueMemory.read}[part]
+            cells[m, STCN_DESIGN, part] = lambda b=shared, q=query, f=step: f(b, q)
+            cells[m, STM_DESIGN, part] = lambda bs=per_object, q=query, f=step: [f(b, q) for b in bs]
     with torch.inference_mode():
-        timing = time_interleaved(cells, repeats=repeats, warmup=1, device=device, seed=seed)
-    return pd.DataFrame([{"objects": m, "design": design, "part": part, "seconds": timing.median((m, design, part))}
-                         for m, design, part in cells])
+        return time_interleaved(cells, repeats=repeats, warmup=1, device=device, seed=seed)
+
+
+def matching_table(timing: Timing) -> pd.DataFrame:
+    """One row per (m, design, part) of :func:`matching_time_vs_objects`: median ``seconds`` and its ``iqr``."""
+    return pd.DataFrame([{"objects": m, "design": design, "part": part, "seconds": timing.median(key),
+                          "iqr": timing.iqr(key)} for key in timing.times for m, design, part in [key]])
+
+
+def random_frame(objects: int = PAPER_OBJECTS, *, grid: tuple[int, int] = PAPER_GRID, key_dim: int = PAPER_KEY_DIM,
+                 value_dim: int = PAPER_VALUE_DIM, generator: torch.Generator,
+                 device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One frame's memory inputs at stride-16 ``grid``: key ``[Ck, h, w]``, values ``[N, Cv, h, w]`` and blob-like
+    object probabilities ``[N, 16h, 16w]`` (:func:`random_masks`, × 0.9)."""
+    h, w = grid
+    key = torch.randn(key_dim, h, w, generator=generator).to(device)
+    values = torch.randn(objects, value_dim, h, w, generator=generator).to(device)
+    probs = 0.9 * random_masks(objects, 16 * h, 16 * w, generator=generator).to(device)
+    return key, values, probs
+
+
+def random_masks(*shape: int, generator: torch.Generator) -> torch.Tensor:
+    """Blob-like binary masks ``[..., H, W]``: thresholded noise at 1/8 resolution, upsampled bilinearly."""
+    *lead, h, w = shape
+    noise = torch.randn(*lead, h // 8, w // 8, generator=generator)
+    return (F.interpolate(noise.flatten(0, -3).unsqueeze(1), size=(h, w), mode="bilinear").view(*shape) > 0.8).float()
+
+
+def read_variants(bank: KeyValueMemory, query: torch.Tensor, *, seed: int = 0) -> dict[str, Callable[[], object]]:
+    """One query frame's memory work over ``bank`` (T permanent frames), three ways (STCN-5, STCN-8):
+
+    - ``top-k``: STCN's read (Eq. 1–2 with the top-k softmax, :meth:`KeyValueMemory.read`);
+    - ``full softmax``: the same read with a softmax over all M elements (STCN-8's ablation);
+    - ``top-k + last frame``: the previous frame written as a temporary slot (:meth:`~KeyValueMemory.set_temporary`)
+      and the top-k read over T + 1 frames: what "every 5th + last" adds to every frame (STCN-5, Table 1).
+
+    The three banks share ``bank``'s tensors; nothing is copied per call but the temporary frame.
+    """
+    def sharing(top_k: int | None) -> KeyValueMemory:
+        twin = KeyValueMemory(similarity=bank.similarity, top_k=top_k)
+        twin.keys, twin.value_rows, twin.frame_of = bank.keys, bank.value_rows, bank.frame_of
+        twin.elements_per_frame = bank.elements_per_frame
+        return twin
+
+    full, last = sharing(None), sharing(bank.top_k)
+    objects, value_dim = bank.value_rows.shape[1:]
+    g = torch.Generator().manual_seed(seed)
+    key, values, _ = random_frame(objects, grid=tuple(query.shape[1:]), key_dim=query.shape[0], value_dim=value_dim,
+                                  generator=g, device=query.device)
+
+    def with_last() -> object:
+        last.set_temporary(key, values)
+        return last.read(query)
+
+    return {"top-k": lambda: bank.read(query), "full softmax": lambda: full.read(query),
+            "top-k + last frame": with_last}
 
 
 def plot_matching_times(axes: Sequence[Axes], table: pd.DataFrame) -> None:
-    """§6.2 / Fig. 5 as curves: median milliseconds vs the number of objects, one panel per part of
-    :func:`matching_time_vs_objects` (``axes`` holds one axis per part), one line per design."""
+    """§6.2 / Fig. 5 as curves: median milliseconds (bars: the IQR over rounds) vs the number of objects, one panel
+    per part of :func:`matching_table` (``axes`` holds one axis per part), one line per design."""
     parts = list(dict.fromkeys(table["part"]))
     if len(axes) != len(parts):
         raise ValueError(f"{len(parts)} parts {parts} but {len(axes)} axes")
     for ax, part in zip(axes, parts):
         for design, key in ((STCN_DESIGN, "stcn"), (STM_DESIGN, "stm")):
             rows = table[(table["part"] == part) & (table["design"] == design)].sort_values("objects")
-            ax.plot(rows["objects"], 1000 * rows["seconds"], marker="o", color=color(key), label=design)
+            ax.errorbar(rows["objects"], 1000 * rows["seconds"], yerr=500 * rows["iqr"], marker="o", capsize=3,
+                        color=color(key), label=design)
         ax.set(xlabel="objects m", ylabel="median ms per query frame", title=part, ylim=(0, None))
         ax.set_xticks(sorted(table["objects"].unique()))
     axes[0].legend()

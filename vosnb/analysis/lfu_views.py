@@ -5,6 +5,8 @@
   logs how many frames' worth each read saw (Table III's "memory utilization").
 - :func:`run_strategies`, :func:`quality_table`, :func:`speed_table`: Tables I and III (AMM-1, AMM-2, AMM-3);
   :func:`object_share`: how much of each memory lies on the target objects.
+- :func:`period_variants`, :func:`filled_lfu`: AMM-2's memory work at the paper's shapes (30×54, Ck 64, Cv 512),
+  timed by notebook 05 and benchmarks/bench_lfu.py; :func:`paired_fps_ratio`: the end-to-end FPS ratio.
 - :func:`capacity_table`, :func:`plot_capacity`: J&F and FPS against capacity (Fig. 6, AMM-4).
 - :func:`hide_experiment`, :func:`plot_hide`, :func:`plot_failure_frames`: an object hidden for N frames (AMM-5).
 - :func:`clip`, :func:`long_video_table`, :func:`plot_long_videos`: ×1 … ×20 long videos.
@@ -12,6 +14,7 @@
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from vosnb.analysis import costs
 from vosnb.data import SequenceConfig, Video, make_sequence, repeat_forward_backward
 from vosnb.inference import EvalResult, evaluate_model, ground_truth, padding, propagate
 from vosnb.memory import KeyValueMemory, Readout, make_memory
@@ -32,6 +36,7 @@ from vosnb.memory.lfu import LFUMemory, MemorySnapshot
 from vosnb.metrics import STANDARD_COLUMNS, evaluate_sequence, jaccard, per_sequence, summarize
 from vosnb.plotting import COLORS
 from vosnb.runtime import synchronize
+from vosnb.timing import Interval, paired_ratio
 
 STRIDE = 16
 MIB = 2**20
@@ -148,6 +153,94 @@ def speed_table(runs: Mapping[str, StrategyRun]) -> pd.DataFrame:
                        "read ms per frame": 1000 * read / frames,
                        "read share (%)": 100 * read / float(run.result.timings["seconds"].sum())}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# ------------------------------------------------------------------------------------------------ paper shapes (AMM-2)
+EVERY5_FRAMES_DAVIS = 7
+"""Frames an every-5 memory holds on DAVIS 2017 val on average (AMM Table III): the video position we time at."""
+
+
+def filled_lfu(*, capacity: float = 2.0, k: int = 5, objects: int = costs.PAPER_OBJECTS,
+               grid: tuple[int, int] = costs.PAPER_GRID, key_dim: int = costs.PAPER_KEY_DIM,
+               value_dim: int = costs.PAPER_VALUE_DIM, top_k: int = costs.PAPER_TOP_K, seed: int = 0,
+               device: torch.device | str = "cpu") -> tuple[LFUMemory, Callable[[], None]]:
+    """An LFU bank at its capacity (writes at frames 0, k, 2k, … with a read of a random query at every frame
+    between, so the indices hold real top-k counts) and a function that restores exactly this state; the bank's
+    next write (at frame ``frame_of.max() + k``) evicts."""
+    g = torch.Generator().manual_seed(seed)
+    bank = LFUMemory(top_k=top_k, k=k, capacity=capacity)
+    t = 0
+    while bank.num_elements < bank.max_elements(grid[0] * grid[1]) or t == 0:
+        key, values, _ = costs.random_frame(objects, grid=grid, key_dim=key_dim, value_dim=value_dim, generator=g,
+                                            device=device)
+        bank.write(t, key, values, None)
+        for _ in range(k):
+            bank.read(costs.random_frame(1, grid=grid, key_dim=key_dim, value_dim=1, generator=g, device=device)[0])
+        t += k
+    names = ("keys", "value_rows", "frame_of", "position", "elements_per_frame", "evicted")
+    saved, index = {n: getattr(bank, n) for n in names}, bank.index.clone()
+
+    def restore() -> None:
+        for name, value in saved.items():
+            setattr(bank, name, value)
+        bank.index = index.clone()
+
+    return bank, restore
+
+
+def period_variants(every5_frames: int = EVERY5_FRAMES_DAVIS, *, capacity: float = 2.0, k: int = 5,
+                    objects: int = costs.PAPER_OBJECTS, grid: tuple[int, int] = costs.PAPER_GRID,
+                    key_dim: int = costs.PAPER_KEY_DIM, value_dim: int = costs.PAPER_VALUE_DIM,
+                    top_k: int = costs.PAPER_TOP_K, seed: int = 0,
+                    device: torch.device | str = "cpu") -> dict[str, Callable[[], object]]:
+    """AMM-2's memory work at the paper's shapes, one write period (``k`` frames) per call, at the video position
+    where every-5 holds ``every5_frames`` frames; each call first restores the state it started from:
+
+    - ``every5``: ``k`` top-k reads over ``every5_frames`` frames, then the write of one frame (STCN's memory);
+    - ``lfu``: ``k`` top-k reads over ``capacity`` frames' worth, each folding its top-k counts into the index
+      (§III-D.1), then the write: eviction of the lowest LFU scores and the new frame;
+    - ``first_last``: ``k`` times the latest frame written into the temporary slot and a read of first + latest.
+
+    Encoders and decoder are left out: this is the memory operation whose cost the strategies differ in.
+    """
+    g = torch.Generator().manual_seed(seed)
+    frame = functools.partial(costs.random_frame, objects, grid=grid, key_dim=key_dim, value_dim=value_dim,
+                              generator=g, device=device)
+    query, incoming = frame()[0], frame()
+    every5 = KeyValueMemory(top_k=top_k)
+    for t in range(every5_frames):
+        every5.append(k * t, *frame()[:2])
+    first_last = KeyValueMemory(top_k=top_k)
+    first_last.append(0, *frame()[:2])
+    lfu, restore_lfu = filled_lfu(capacity=capacity, k=k, objects=objects, grid=grid, key_dim=key_dim,
+                                  value_dim=value_dim, top_k=top_k, seed=seed + 1, device=device)
+    saved, next_write = (every5.keys, every5.value_rows, every5.frame_of), int(lfu.frame_of.max()) + k
+
+    def every5_period() -> None:
+        every5.keys, every5.value_rows, every5.frame_of = saved
+        for _ in range(k):
+            every5.read(query)
+        every5.append(k * every5_frames, *incoming[:2])
+
+    def lfu_period() -> None:
+        restore_lfu()
+        for _ in range(k):
+            lfu.read(query)
+        lfu.write(next_write, *incoming[:2], None)
+
+    def first_last_period() -> None:
+        for _ in range(k):
+            first_last.set_temporary(*incoming[:2])
+            first_last.read(query)
+
+    return {"every5": every5_period, "lfu": lfu_period, "first_last": first_last_period}
+
+
+def paired_fps_ratio(runs: Mapping[str, StrategyRun], faster: str, slower: str) -> Interval:
+    """FPS(faster) / FPS(slower) per sequence (the same frames, so seconds(slower) / seconds(faster)): the median
+    over sequences with its order-statistic interval (:func:`vosnb.timing.paired_ratio`)."""
+    seconds = {label: runs[label].result.timings.set_index("sequence")["seconds"] for label in (faster, slower)}
+    return paired_ratio(seconds[slower].to_numpy(), seconds[faster].reindex(seconds[slower].index).to_numpy())
 
 
 # ------------------------------------------------------------------------------------------------ capacity (Fig. 6)

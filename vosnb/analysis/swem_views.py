@@ -3,13 +3,14 @@
 - :func:`plot_redundancy`: SWEM Fig. 2 from :class:`~vosnb.analysis.redundancy.RedundancyReport` s.
 - :func:`propagate_traced`: one video through a :class:`~vosnb.memory.swem.SWEMMemory` that keeps every write's
   trace; :func:`sequential_batch_gap` (SWEM-5), :func:`count_features` (SWEM-6), :func:`weight_disagreement`
-  (SWEM-4), :func:`time_vs_length` (SWEM-7), :func:`sweep` (number of bases, EM iterations).
+  (SWEM-4), :func:`length_variants` (SWEM-7 at the paper's shapes), :func:`time_vs_length` and
+  :func:`pass_change` (SWEM-7 end to end), :func:`sweep` (number of bases, EM iterations).
 - :func:`plot_weight_maps` (SWEM Fig. 5), :func:`plot_assignments` and :func:`assignment_widget` (step through a
   video and watch which basis takes each pixel).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -19,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from scipy.stats import theilslopes
 from tqdm.auto import tqdm
 
+from vosnb.analysis import costs
 from vosnb.analysis.redundancy import EDGES, RedundancyReport
 from vosnb.data import DAVIS_PALETTE, Video, repeat_forward_backward
 from vosnb.inference import (MemorySpec, PropagationResult, evaluate_model, ground_truth, padding, propagate,
@@ -29,6 +30,7 @@ from vosnb.inference import (MemorySpec, PropagationResult, evaluate_model, grou
 from vosnb.memory import EveryK
 from vosnb.memory.swem import CLASSES, SWEMMemory, WriteTrace, batch_weighted_mean
 from vosnb.metrics import evaluate_sequence, summarize
+from vosnb.timing import Interval, paired_ratio, shifted
 
 
 # ------------------------------------------------------------------------------------------------ notebook 01
@@ -163,7 +165,7 @@ def time_vs_length(model: torch.nn.Module, video: Video, memories: Mapping[str, 
     the ×max(multipliers) video gives every length (after an untimed warm-up run of ``video``). Returns a table
     per pass (``ms_per_frame``: the median over pass n, where a growing memory is largest; ``memory_bytes`` held
     at its end) and the per-frame times (``memory``, ``frame``, ``ms``; frame 0, which only writes, left out) for
-    :func:`fitted_change`."""
+    :func:`pass_change`."""
     long = repeat_forward_backward(video, max(multipliers))
     passes, frames = [], []
     for name, spec in tqdm(memories.items(), desc=f"{long.name}", disable=not progress):
@@ -179,12 +181,51 @@ def time_vs_length(model: torch.nn.Module, video: Video, memories: Mapping[str, 
     return pd.DataFrame(passes), pd.concat(frames, ignore_index=True)
 
 
-def fitted_change(ms: Sequence[float]) -> float:
-    """Relative change of the per-frame time from the first to the last frame along a robust straight line
-    (Theil–Sen) through every frame: less at the mercy of a load spike on a shared machine than two medians."""
-    y = np.asarray(ms, dtype=np.float64)
-    slope, intercept, _, _ = theilslopes(y, np.arange(len(y)))
-    return float(slope * (len(y) - 1) / intercept)
+def pass_change(frames: pd.DataFrame, pass_length: int, last: int) -> Interval:
+    """Relative change of the per-frame time from pass 1 to pass ``last`` of one run of :func:`time_vs_length`:
+    frame i of the last pass over frame i of the first (``ms`` in ``frames``, which starts at frame 1), the median
+    over the pass's frames with its order-statistic interval (:func:`vosnb.timing.paired_ratio`)."""
+    ms = frames["ms"].to_numpy()
+    first = ms[: pass_length - 1]  # frame 0 only writes: pass 1 has pass_length − 1 timed frames
+    final = ms[(last - 1) * pass_length: last * pass_length - 1]  # the same positions of the last pass
+    return shifted(paired_ratio(final, first), -1.0)
+
+
+def length_variants(base_frames: int, multipliers: Sequence[int] = (1, 20), *, k: int = 5,
+                    objects: int = costs.PAPER_OBJECTS, grid: tuple[int, int] = costs.PAPER_GRID,
+                    key_dim: int = costs.PAPER_KEY_DIM, value_dim: int = costs.PAPER_VALUE_DIM, seed: int = 0,
+                    device: torch.device | str = "cpu") -> dict[tuple[str, int], Callable[[], object]]:
+    """SWEM-7's per-frame memory work at the paper's shapes after ``n × base_frames`` frames, for each ``n`` of
+    ``multipliers`` (keys ``(memory, n)``):
+
+    - ``("swem", n)``: one write (four EM iterations with adaptive weights, Eq. 3–7) and one read of a bank that
+      has seen ``n · base_frames`` frames; each call restores that state first, so it stays at ×n;
+    - ``("every5", n)``: one top-k read of an every-``k`` memory of the same video (``⌈n · base_frames / k⌉``
+      frames): the read that grows with the length.
+    """
+    g = torch.Generator().manual_seed(seed)
+    frames = [costs.random_frame(objects, grid=grid, key_dim=key_dim, value_dim=value_dim, generator=g,
+                                 device=device) for _ in range(base_frames)]
+    query, incoming = frames[0][0], frames[-1]
+    variants: dict[tuple[str, int], Callable[[], object]] = {}
+    for n in multipliers:
+        swem = SWEMMemory(seed=seed)
+        for t in range(n * base_frames):
+            swem.write(t, *frames[t % base_frames])
+        saved = {name: getattr(swem, name) for name in ("update", "last_write", "_read_keys", "_read_values")}
+        every5 = EveryK(k=k)
+        for t in range(0, n * base_frames, k):
+            every5.append(t, *frames[t % base_frames][:2])
+
+        def swem_frame(bank: SWEMMemory = swem, state: dict = saved, t: int = n * base_frames) -> object:
+            for name, value in state.items():
+                setattr(bank, name, value)
+            bank.write(t, *incoming)
+            return bank.read(query)
+
+        variants["swem", n] = swem_frame
+        variants["every5", n] = lambda bank=every5: bank.read(query)
+    return variants
 
 
 def plot_time_vs_length(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> Figure:
