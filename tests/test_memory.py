@@ -243,3 +243,18 @@ def test_make_memory_offers_engine_options_and_refuses_unknown_parameters(monkey
         make_memory("every5", capacity=2)
     with pytest.raises(ValueError, match="takes no parameter k"):
         make_memory("every5", k=3)  # fixed by the spec itself
+
+
+def test_every_bank_in_the_package_takes_the_frame_context():
+    """The engine passes a FrameContext to every read and write (a wrapper that drops it breaks propagate)."""
+    import inspect
+
+    from vosnb.analysis.lfu_views import ProbedBank
+    from vosnb.memory.global_attention import GlobalAttentionMemory
+    from vosnb.memory.lfu import LFUMemory
+    from vosnb.memory.rde import RDEMemory
+    from vosnb.memory.swem import SWEMMemory
+
+    for cls in (EveryK, FirstAndLatest, LFUMemory, SWEMMemory, RDEMemory, GlobalAttentionMemory, ProbedBank):
+        for method in ("read", "write"):
+            assert "context" in inspect.signature(getattr(cls, method)).parameters, f"{cls.__name__}.{method}"

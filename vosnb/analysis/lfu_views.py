@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from vosnb.analysis import costs
 from vosnb.data import SequenceConfig, Video, make_sequence, repeat_forward_backward
 from vosnb.inference import EvalResult, evaluate_model, ground_truth, padding, propagate
-from vosnb.memory import KeyValueMemory, Readout, make_memory
+from vosnb.memory import FrameContext, KeyValueMemory, Readout, make_memory
 from vosnb.memory.lfu import LFUMemory, MemorySnapshot
 from vosnb.metrics import STANDARD_COLUMNS, evaluate_sequence, jaccard, per_sequence, summarize
 from vosnb.plotting import COLORS
@@ -67,13 +67,14 @@ class ProbedBank:
     def should_write(self, frame_index: int) -> bool:
         return self.bank.should_write(frame_index)
 
-    def write(self, frame_index: int, key: torch.Tensor, values: torch.Tensor, probs: torch.Tensor) -> None:
-        self.bank.write(frame_index, key, values, probs)
+    def write(self, frame_index: int, key: torch.Tensor, values: torch.Tensor, probs: torch.Tensor,
+              context: FrameContext | None = None) -> None:
+        self.bank.write(frame_index, key, values, probs, context)
 
-    def read(self, query_key: torch.Tensor) -> Readout:
+    def read(self, query_key: torch.Tensor, context: FrameContext | None = None) -> Readout:
         synchronize(query_key.device)
         tic = time.perf_counter()
-        out = self.bank.read(query_key)
+        out = self.bank.read(query_key, context)
         synchronize(query_key.device)
         self.probe.read_seconds.append(time.perf_counter() - tic)
         self.probe.frames_read.append(frames_held(self.bank))
