@@ -38,8 +38,11 @@ notebooks: data
 test: data
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
+# STCN configs first: the RDE configs start from their checkpoints (init_from).
+TRAIN_CONFIGS := $(wildcard configs/train/stcn_*.yaml) $(filter-out configs/train/stcn_%,$(wildcard configs/train/*.yaml))
+
 train: $(STAMP)
-	for c in configs/train/*.yaml; do $(BIN)/vosnb train $$c || exit 1; done
+	for c in $(TRAIN_CONFIGS); do $(BIN)/vosnb train $$c || exit 1; done
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from vosnb.analysis.costs import random_masks
-from vosnb.memory.affinity import readout, similarity, softmax_weights
 from vosnb.models import STCN, QueryFeatures
 from vosnb.runtime import seed_everything
 from vosnb.timing import time_interleaved
+from vosnb.train import read
 
 
 def median_ms(step: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
@@ -31,15 +31,6 @@ def median_ms(step: Callable[[], object], repeats: int, warmup: int = 2) -> tupl
     thread it is the honest cost; with more it also counts the threads' spinning)."""
     timing = time_interleaved({"step": step}, repeats=repeats, warmup=warmup)
     return 1000 * timing.median("step"), 1000 * timing.median("step", cpu=True)
-
-
-def read_memory(model: STCN, mem_key: torch.Tensor, mem_value: torch.Tensor, query: QueryFeatures) -> torch.Tensor:
-    """Full-softmax memory readout (STCN Eq. 1-2, training has no top-k): keys ``[B, Ck, T, h, w]``, values
-    ``[B, N, Cv, T, h, w]`` → ``[B, N, Cv, h, w]``."""
-    b, n, cv = mem_value.shape[:3]
-    h, w = query.key.shape[-2:]
-    weights = softmax_weights(similarity(mem_key.flatten(2), query.key.flatten(2), model.similarity))
-    return readout(mem_value.flatten(3), weights).view(b, n, cv, h, w)
 
 
 def frame_features(query: QueryFeatures, clips: int, t: int) -> QueryFeatures:
@@ -56,7 +47,7 @@ def inference_step(model: STCN, frame: torch.Tensor, masks: torch.Tensor) -> Cal
     @torch.inference_mode()
     def step() -> object:
         query = model.encode_key(frame)
-        logits = model.segment(read_memory(model, mem_key, mem_value, query), query)
+        logits = model.segment(read(model, mem_key, mem_value, query), query)
         return model.encode_value(frame, query.f16, torch.sigmoid(logits))
 
     return step
@@ -73,10 +64,10 @@ def training_step(model: STCN, frames: torch.Tensor, masks: torch.Tensor) -> Cal
         key = query.key.view(clips, 3, *query.key.shape[1:]).transpose(1, 2)  # [B, Ck, 3, h, w]
         q0, q1, q2 = (frame_features(query, clips, t) for t in range(3))
         v0 = model.encode_value(frames[:, 0], q0.f16, masks[:, 0])
-        logits1 = model.segment(read_memory(model, key[:, :, :1], v0.unsqueeze(3), q1), q1)
+        logits1 = model.segment(read(model, key[:, :, :1], v0.unsqueeze(3), q1), q1)
         v1 = model.encode_value(frames[:, 1], q1.f16, torch.sigmoid(logits1))
         values = torch.stack([v0, v1], dim=3)
-        logits2 = model.segment(read_memory(model, key[:, :, :2], values, q2), q2)
+        logits2 = model.segment(read(model, key[:, :, :2], values, q2), q2)
         loss = F.binary_cross_entropy_with_logits(logits1, masks[:, 1]) + \
             F.binary_cross_entropy_with_logits(logits2, masks[:, 2])
         loss.backward()

@@ -112,7 +112,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], N
     (("claims",), "vosnb.claims", _claims, "print the claims ledger"),
     (("reproduce",), "vosnb.pipeline", _reproduce, "execute the notebooks in order with papermill"),
     (("infer",), "vosnb.inference", _infer, "propagate a model over a data set and write DAVIS-layout predictions"),
-    (("train",), "vosnb.train", _train, "train a small STCN variant from a config file"),
+    (("train",), "vosnb.train", _train, "train a small STCN or RDE-VOS variant from a config file"),
 ]
 
 

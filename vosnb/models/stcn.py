@@ -265,12 +265,17 @@ class STCN(nn.Module):
             raise ValueError(f"readout must be [B, N, Cv, h, w] = [{b}, N, {self.value_dim}, {h}, {w}]; got "
                              f"{tuple(readout.shape)}")
 
+    def decoder_input(self, readout: Tensor, query: QueryFeatures) -> Tensor:
+        """What the decoder reads, ``[B, N, Cv + Cq, h, w]``: each object's memory readout ``[B, N, Cv, h, w]``
+        beside the query frame's own value (§3.2)."""
+        self.check_readout(readout, query)
+        query_value = query.value.unsqueeze(1).expand(-1, readout.shape[1], -1, -1, -1)
+        return torch.cat([readout, query_value], dim=2)
+
     def segment(self, readout: Tensor, query: QueryFeatures) -> Tensor:
         """Logits ``[B, N, H, W]`` (one map per object, before soft aggregation) from memory readouts
         ``[B, N, Cv, h, w]`` and the query frame's features (§3.2: decoder at stride 4, bilinear ×4)."""
-        self.check_readout(readout, query)
-        query_value = query.value.unsqueeze(1).expand(-1, readout.shape[1], -1, -1, -1)
-        return self.decoder(torch.cat([readout, query_value], dim=2), query.f8, query.f4)
+        return self.decoder(self.decoder_input(readout, query), query.f8, query.f4)
 
 
 def _stage_depth(state: Mapping[str, Tensor], prefix: str) -> int:
