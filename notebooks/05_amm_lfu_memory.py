@@ -321,13 +321,14 @@ print(TIMED, long.pivot_table(index="multiplier", columns="strategy", values=["m
 # ## Which features survive (widget)
 # Capacity and frame sliders: the memory that frame t reads, shown on each source frame (green: its features
 # that are still held; dark: evicted). At capacity 1 only the newest write is left once writes start evicting;
-# at 8 nothing is ever evicted on these videos. The static figure is capacity 2 at the last frame.
+# at 8 nothing is ever evicted on these videos. The widget opens at capacity 2 and the last frame, the view saved
+# as `figures/05_amm_lfu_memory/survivors.png`.
 
 # %%
 histories = lfu_views.survival_histories(model, val[0], (1, 2, 4, 8), similarity=model.similarity,
                                          device=ctx.device)
 ctx.savefig(lfu_views.survivors_figure(val[0], histories[2], len(val[0]) - 1), "survivors")
-lfu_views.survival_widget(val[0], histories)
+lfu_views.survival_widget(val[0], histories, capacity=2)
 
 # %% [markdown]
 # ## What we found (the verdicts are in the claims table below; the measurements in the tables above)

@@ -189,6 +189,10 @@ def test_widget_redraws_when_a_point_moves():
     controls, out = widget.children
     x, _, extra = controls.children
     assert len(out.outputs) == 1
+    extent = ag.padded_extent(ag.figure2_points())
+    margin = 0.05 * (extent[1] - extent[0])
+    assert x.max <= extent[1] - margin + 1e-9 and x.min >= extent[0] + margin - 1e-9  # the point stays in view
+    assert all(c.style.description_width == "initial" for c in controls.children)  # labels are not cut
     for control, value in ((x, x.max), (extra, 2)):
         before = out.outputs
         control.value = value

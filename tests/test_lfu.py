@@ -333,3 +333,32 @@ def test_period_variants_run_one_write_period_from_the_same_state():
             run()
     sizes = {cell.cell_contents.num_elements for cell in every5 if hasattr(cell.cell_contents, "num_elements")}
     assert sizes == {5 * 6}  # 4 frames + the period's write, restored to 4 at the next call
+
+
+def test_survival_widget_opens_at_the_saved_view_and_follows_its_sliders():
+    import matplotlib.pyplot as plt
+
+    from vosnb.analysis import lfu_views
+    from vosnb.data import Video
+    from vosnb.models import STCN
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (12, 32, 48, 3), dtype=np.uint8)
+    masks = np.zeros((12, 32, 48), np.uint8)
+    masks[:, 4:14, 6:20] = 1
+    video = Video.from_arrays("toy", frames, masks)
+    histories = lfu_views.survival_histories(STCN.small(key_dim=64, similarity="l2"), video, (1, 2), similarity="l2",
+                                             k=2)
+    open_before = plt.get_fignums()
+    lfu_views.survivors_figure(video, histories[2], 11)
+    assert plt.get_fignums() == open_before  # no pyplot figure left behind to show up twice
+    widget = lfu_views.survival_widget(video, histories, capacity=2)
+    (capacity, frame), out = widget.children[0].children, widget.children[1]
+    assert (capacity.value, frame.value) == (2, 11) and len(out.outputs) == 1
+    for control, value in ((capacity, 1), (frame, 3)):
+        before = out.outputs
+        control.value = value
+        assert out.outputs is not before and len(out.outputs) == 1  # redrawn in place, not appended
+    with pytest.raises(ValueError, match="capacity=3"):
+        lfu_views.survival_widget(video, histories, capacity=3)

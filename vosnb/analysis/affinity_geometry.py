@@ -307,6 +307,13 @@ def soft_contribution_figure(points: np.ndarray, extent: Sequence[float] = (0.0,
     return fig
 
 
+def _inner_extent(extent: Sequence[float], share: float) -> tuple[float, float, float, float]:
+    """The central ``share`` of an extent (x0, x1, y0, y1), about its centre."""
+    cx, cy = (extent[0] + extent[1]) / 2, (extent[2] + extent[3]) / 2
+    hx, hy = share * (extent[1] - extent[0]) / 2, share * (extent[3] - extent[2]) / 2
+    return cx - hx, cx + hx, cy - hy, cy + hy
+
+
 def winner_regions_widget(points: np.ndarray, extent: Sequence[float] | None = None, resolution: int = 120,
                           max_extra: int = 30, seed: int = 0):
     """Interactive Fig. 2: sliders move point 0 and add up to ``max_extra`` random points; both maps redraw.
@@ -320,9 +327,13 @@ def winner_regions_widget(points: np.ndarray, extent: Sequence[float] | None = N
     extra_points = np.random.default_rng(seed).uniform(
         [extent[0] * 0.8, extent[2] * 0.8], [extent[1] * 0.8, extent[3] * 0.8], (max_extra, 2))
     step = (extent[1] - extent[0]) / 100
-    x = widgets.FloatSlider(value=points[0, 0], min=extent[0], max=extent[1], step=step, description="point 0: x")
-    y = widgets.FloatSlider(value=points[0, 1], min=extent[2], max=extent[3], step=step, description="point 0: y")
-    extra = widgets.IntSlider(value=0, min=0, max=max_extra, description="added points")
+    inner = _inner_extent(extent, 0.9)  # keep the moved point (and its marker) inside the plotted area
+    label = {"style": {"description_width": "initial"}}  # the whole description, not cut to the default width
+    x = widgets.FloatSlider(value=float(np.clip(points[0, 0], *inner[:2])), min=inner[0], max=inner[1], step=step,
+                            description="point 0: x", **label)
+    y = widgets.FloatSlider(value=float(np.clip(points[0, 1], *inner[2:])), min=inner[2], max=inner[3], step=step,
+                            description="point 0: y", **label)
+    extra = widgets.IntSlider(value=0, min=0, max=max_extra, description="added points", **label)
     out = widgets.Output()
 
     def redraw(_change: object = None) -> None:

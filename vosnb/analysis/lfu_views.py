@@ -515,7 +515,8 @@ def survivors_figure(video: Video, history: Sequence[MemorySnapshot], frame: int
     sources = sorted(set(snap.frame_of.tolist()))
     panels = 1 + len(sources)
     rows = -(-panels // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns, 1.9 * rows + 0.4), squeeze=False)
+    fig = Figure(figsize=(2.9 * columns, 1.9 * rows + 0.4))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat[panels:]:
         ax.set_axis_off()
     axes.flat[0].imshow(video.frame(frame))
@@ -530,23 +531,23 @@ def survivors_figure(video: Video, history: Sequence[MemorySnapshot], frame: int
     return fig
 
 
-def survival_widget(video: Video, histories: Mapping[float, Sequence[MemorySnapshot]]):
-    """Capacity and frame sliders over :func:`survivors_figure`; returns an ``ipywidgets.VBox`` that has drawn
-    once (so it also runs headless)."""
+def survival_widget(video: Video, histories: Mapping[float, Sequence[MemorySnapshot]],
+                    capacity: float | None = None):
+    """Capacity and frame sliders over :func:`survivors_figure`, opening at ``capacity`` (default: the first) and
+    the last frame; returns an ``ipywidgets.VBox`` that has drawn once (so it also runs headless)."""
     import ipywidgets as widgets
-    from IPython.display import display
 
-    capacity = widgets.SelectionSlider(options=list(histories), value=list(histories)[0],
-                                       description="capacity")
+    start = list(histories)[0] if capacity is None else capacity
+    if start not in histories:
+        raise ValueError(f"capacity={capacity!r}: no history for it; have {list(histories)}")
+    capacity = widgets.SelectionSlider(options=list(histories), value=start, description="capacity")
     frame = widgets.IntSlider(value=len(video) - 1, min=0, max=len(video) - 1, description="frame")
     out = widgets.Output()
 
     def redraw(_change: object = None) -> None:
         fig = survivors_figure(video, histories[capacity.value], frame.value)
-        with out:
-            out.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        out.outputs = ()
+        out.append_display_data(fig)
 
     for control in (capacity, frame):
         control.observe(redraw, names="value")
