@@ -290,3 +290,11 @@ def test_verdict_counts_summarise_the_notebook_just_run(tmp_path, monkeypatch):
     (tmp_path / "results" / "02_x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert pipeline.verdict_counts("02_x") == "; claims: 2 reproduced, 1 inconclusive"
     assert pipeline.verdict_counts("03_none") == ""
+
+
+def test_a_cell_that_never_finishes_stops_the_run_with_an_error_naming_it(tmp_path, monkeypatch):
+    write_notebook(tmp_path, "07_slow", 'profile = "ci"', "import time\ntime.sleep(60)")
+    monkeypatch.setattr(pipeline, "CELL_TIMEOUT_S", 3)
+    expected = r"07_slow\.ipynb: cell 2/2 07_slow \| import time did not finish within 3 s"
+    with pytest.raises(pipeline.NotebookExecutionError, match=expected):
+        pipeline.execute(tmp_path / "07_slow.ipynb", tmp_path / "out.ipynb", {}, progress=False)

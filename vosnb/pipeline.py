@@ -31,6 +31,7 @@ from vosnb.runtime import OUTPUT_ROOT_ENV, atomic_path, ci_numerics_env, output_
 NOTEBOOK = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_.-]+$")  # file stem of an ordered notebook
 PARAMETERS = ("profile", "dataset", "data_root", "device", "seed")  # what `reproduce` passes, if declared
 TWIN_FORMAT = "py:percent"
+CELL_TIMEOUT_S = 1200  # the longest ci cell takes about 2 minutes alone; 10× leaves room for a loaded machine
 
 
 class NotebookExecutionError(VosnbError):
@@ -86,6 +87,11 @@ class CellProgress:
                 labels.append(f"{heading[:50]} | {first[:60]}" if heading else first[:60])
         return labels
 
+    @property
+    def current(self) -> str:
+        """The cell running now, as reported ("cell 3/12 <heading> | <first line>")."""
+        return self._current or "the first cell"
+
     def elapsed(self) -> str:
         seconds = int(time.perf_counter() - self.start)
         return f"{seconds // 60}:{seconds % 60:02d}"
@@ -120,7 +126,9 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], progress: 
 
     Only the parameters the notebook declares are injected. With `progress`, each cell and every 30 s of a long
     cell are reported (`CellProgress`). The kernel logs only errors (not, e.g., its notice that it talks to this
-    process over local TCP without encryption).
+    process over local TCP without encryption). A cell that runs longer than `CELL_TIMEOUT_S` stops the run with
+    an error: once, under heavy load, a kernel finished a cell and its reply never arrived, and the run waited
+    with both sides idle.
     """
     declared = declared_parameters(notebook)
     injected = {k: v for k, v in parameters.items() if k in declared}
@@ -132,9 +140,13 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], progress: 
         with reporter:
             papermill.execute_notebook(str(notebook), str(output), parameters=injected, cwd=str(notebook.parent),
                                        progress_bar=False, log_output=False, on_cell_start=reporter.on_cell_start,
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                       execution_timeout=CELL_TIMEOUT_S)
     except PapermillExecutionError as exc:
         raise NotebookExecutionError(_describe_failure(notebook, output, exc)) from None
+    except TimeoutError:
+        raise NotebookExecutionError(f"notebook {notebook.name}: {reporter.current} did not finish within "
+                                     f"{CELL_TIMEOUT_S} s; the executed copy so far is {output}") from None
     return time.perf_counter() - start
 
 
