@@ -61,15 +61,10 @@ from pandas.io.formats.style import Styler
 import vosnb
 from vosnb import provenance
 from vosnb.errors import ClaimError
+from vosnb.options import DIRECTION_ONLY, INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, VERDICTS
 from vosnb.plotting import VERDICT_COLORS
 from vosnb.runtime import OUTPUT_ROOT_ENV, atomic_path, output_root, repo_root
 
-REPRODUCED = "reproduced"
-INCONCLUSIVE = "inconclusive"
-DIRECTION_ONLY = "direction only"
-NOT_REPRODUCED = "not reproduced"
-NOT_RUN = "not run"
-VERDICTS = (REPRODUCED, INCONCLUSIVE, DIRECTION_ONLY, NOT_REPRODUCED, NOT_RUN)
 FINDING, CHECK = "finding", "check"
 EVIDENCE = (FINDING, CHECK)
 KINDS = ("exact", "relative", "absolute")
@@ -886,17 +881,6 @@ def _clip(text: str, width: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- command line
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                        help="plain-text table fitting 120 columns (default), CSV with every field, or a JSON list")
-    parser.add_argument("--results", type=Path, default=None, help="folder of <notebook>.jsonl (default: results/)")
-    parser.add_argument("--notebook", default=None, help="only this notebook (stem or number, e.g. 02)")
-    parser.add_argument("--paper", default=None, help="only this paper's claims (ID prefix, e.g. STCN)")
-    parser.add_argument("--verdict", choices=VERDICTS, default=None, help="only records with this verdict")
-    parser.add_argument("--catalogue-md", action="store_true",
-                        help="print the catalogue as markdown (the source of vosnb/CLAIMS.md) and exit")
-
-
 def run(args: argparse.Namespace) -> int:
     catalogue = load_catalogue()
     if args.catalogue_md:

@@ -2,8 +2,7 @@
 
 Parse first, import after: every command's arguments are declared here, with nothing heavier than the standard
 library, so `vosnb <command> --help` answers at once; the module named in ``COMMANDS`` (which may import torch) is
-imported only to run the command, through its ``run(args) -> int``. (`vosnb claims` declares its own arguments in
-`vosnb.claims`, which imports fast.)
+imported only to run the command, through its ``run(args) -> int``.
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vosnb.errors import VosnbError
-from vosnb.options import DATASETS, DEVICES, PROFILES
+from vosnb.options import DATASETS, DEVICES, PROFILES, VERDICTS
 
 
 def positive_int(text: str) -> int:
@@ -63,7 +62,14 @@ def _eval(parser: argparse.ArgumentParser) -> None:
 
 
 def _claims(parser: argparse.ArgumentParser) -> None:
-    importlib.import_module("vosnb.claims").configure_parser(parser)
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="plain-text table fitting 120 columns (default), CSV with every field, or a JSON list")
+    parser.add_argument("--results", type=Path, default=None, help="folder of <notebook>.jsonl (default: results/)")
+    parser.add_argument("--notebook", default=None, help="only this notebook (stem or number, e.g. 02)")
+    parser.add_argument("--paper", default=None, help="only this paper's claims (ID prefix, e.g. STCN)")
+    parser.add_argument("--verdict", choices=VERDICTS, default=None, help="only records with this verdict")
+    parser.add_argument("--catalogue-md", action="store_true",
+                        help="print the catalogue as markdown (the source of vosnb/CLAIMS.md) and exit")
 
 
 def _reproduce(parser: argparse.ArgumentParser) -> None:
