@@ -354,3 +354,20 @@ def test_first_release_weights_half_of_the_bases_from_the_top5_kernel(num_bases)
         SWEMMemory(num_bases=5, adaptive_version="first_release")
     with pytest.raises(ValueError, match="adaptive_version"):
         SWEMMemory(adaptive_version="v9")
+
+
+def test_assignment_widget_redraws_in_place_without_pyplot_state():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(1)
+    masks = np.zeros((4, 96, 160), np.uint8)
+    masks[:, 20:60, 30:90] = 1
+    video = Video.from_arrays("grid", rng.integers(0, 255, (4, 96, 160, 3), dtype=np.uint8), masks)
+    traced = written_bank(4).history  # 6×10 key grid = 96×160 frames
+    before = plt.get_fignums()
+    widget = swem_views.assignment_widget(video, traced)
+    slider, out = widget.children
+    assert len(out.outputs) == 1 and plt.get_fignums() == before
+    shown = out.outputs
+    slider.value = 2
+    assert out.outputs is not shown and len(out.outputs) == 1

@@ -301,7 +301,8 @@ def plot_assignments(video: Video, traces: Sequence[WriteTrace], step: int, obje
     assigned = tr.assignments()[object_index]
     palette = plt.get_cmap("tab20")(np.arange(20))
     cmap = ListedColormap(np.vstack([palette[np.arange(num_bases) % 20], [[0.85, 0.85, 0.85, 1.0]]]))
-    fig, axes = plt.subplots(1, 4, figsize=(13, 2.6))
+    fig = Figure(figsize=(13, 2.6))
+    axes = fig.subplots(1, 4)
     masks = tr.masks[object_index]
     mask = _upsample((masks[1] > masks[0]).to(torch.uint8), video.height, video.width).astype(np.uint8)
     axes[0].imshow(overlay(video.frame(tr.frame_index), mask))
@@ -320,13 +321,16 @@ def plot_assignments(video: Video, traces: Sequence[WriteTrace], step: int, obje
     return fig
 
 
-def assignment_widget(video: Video, traces: Sequence[WriteTrace], object_index: int = 0) -> ipywidgets.interactive:
-    """A slider over the writes of a traced run showing :func:`plot_assignments` (an ipywidgets ``interactive``;
-    display it as a cell's last expression)."""
-    def show(step: int) -> None:
-        fig = plot_assignments(video, traces, step, object_index)
-        plt.show()
-        plt.close(fig)
-
+def assignment_widget(video: Video, traces: Sequence[WriteTrace], object_index: int = 0) -> ipywidgets.VBox:
+    """A slider over the writes of a traced run showing :func:`plot_assignments`; returns an ``ipywidgets.VBox``
+    that has drawn once (so it also runs headless), redrawing in place when the slider moves."""
     slider = ipywidgets.IntSlider(value=0, min=0, max=len(traces) - 1, description="write")
-    return ipywidgets.interactive(show, step=slider)
+    out = ipywidgets.Output()
+
+    def redraw(_change: object = None) -> None:
+        out.outputs = ()
+        out.append_display_data(plot_assignments(video, traces, slider.value, object_index))
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return ipywidgets.VBox([slider, out])
