@@ -83,7 +83,8 @@ class TrainConfig:
     """One training run. ``max_skip`` is a list of (fraction of training, maximum frame gap) steps. ``model``
     selects the kind (:data:`KINDS`); ``init_from`` names a shipped checkpoint to start from. The RDE-VOS losses
     (off by default; STCN has neither): ``unbiased_guidance`` (Eq. 7) and ``mask_consistency`` (Eq. 8) with their
-    weights μ and γ of Eq. 10, and the range of the perturbed mask's IoU target."""
+    weights μ and γ of Eq. 10, and the range of the perturbed mask's IoU target. ``grad_clip`` caps the global
+    gradient norm of each step (None: no clipping)."""
 
     name: str
     model: str = "stcn"
@@ -112,6 +113,7 @@ class TrainConfig:
     mask_consistency: bool = False
     mask_consistency_weight: float = 10.0
     perturb_iou: tuple[float, float] = (0.85, 1.0)
+    grad_clip: float | None = None
 
     def __post_init__(self) -> None:
         if self.model not in KINDS:
@@ -401,6 +403,8 @@ def train(config: TrainConfig, *, device: str = "auto", resume: bool = True, pro
         loss, loss_terms = clip_loss(model, clips, config, config.top_p_at(step))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         opt.step()
         sched.step()
         step += 1
