@@ -80,14 +80,18 @@ def _memory_factory(memory: MemorySpec, model: torch.nn.Module, top_k: int | Non
 
 @dataclass
 class PropagationResult:
-    """Masks ``[T, H, W]`` (object ids), per-frame compute time (s, device-synchronised), memory held after each
-    frame (bytes, all banks), and the final banks per object group (first frame → bank) for analysis."""
+    """Masks ``[T, H, W]`` (object ids); per frame the compute time (wall s, device-synchronised), this process's
+    CPU time (s, all threads), the time of the memory reads alone (wall s) and the memory held after the frame
+    (bytes, all banks); the final banks per object group (first frame → bank) for analysis; with ``keep_probs``
+    the merged probabilities ``[T, N+1, H, W]`` (fp16)."""
 
     masks: np.ndarray
     frame_times: np.ndarray
     memory_bytes: np.ndarray
     banks: dict[int, MemoryBank] = field(default_factory=dict)
     probs: np.ndarray | None = None
+    cpu_times: np.ndarray | None = None
+    read_times: np.ndarray | None = None
 
 
 @torch.inference_mode()
@@ -106,7 +110,7 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
         groups.setdefault(video.first_frame[obj], []).append(i)
     n_frames = len(video)
     masks = np.zeros((n_frames, video.height, video.width), np.uint8)
-    times = np.zeros(n_frames)
+    times, cpu_times, read_times = np.zeros(n_frames), np.zeros(n_frames), np.zeros(n_frames)
     mem_bytes = np.zeros(n_frames, np.int64)
     all_probs = np.zeros((n_frames, len(ids) + 1, video.height, video.width), np.float16) if keep_probs else None
     banks: dict[int, MemoryBank] = {}
@@ -114,13 +118,16 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
     for t in tqdm(range(start, n_frames), desc=video.name, disable=not progress, leave=False):
         rgb = torch.from_numpy(np.array(video.frame(t), copy=True)).to(dev)
         synchronize(dev)
-        tic = time.perf_counter()
+        tic, cpu_tic = time.perf_counter(), time.process_time()
         frame, pad = pad_to_multiple(model.normalise(rgb.permute(2, 0, 1).unsqueeze(0).float() / 255))
         query = model.encode_key(frame, normalised=True)
         probs = torch.zeros((len(ids), *frame.shape[-2:]), device=dev)
         for first, members in groups.items():
             if first < t:
+                read_tic = time.perf_counter()
                 read = banks[first].read(query.key[0], FrameContext(features=query))
+                synchronize(dev)
+                read_times[t] += time.perf_counter() - read_tic
                 logits = model.segment(read.values.unsqueeze(0), query)[0]
                 probs[members] = torch.sigmoid(logits)
         active = [i for first, members in groups.items() if first <= t for i in members]
@@ -146,13 +153,14 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
         out = unpad(full, pad)
         label = out.argmax(0)
         synchronize(dev)
-        times[t] = time.perf_counter() - tic
+        times[t], cpu_times[t] = time.perf_counter() - tic, time.process_time() - cpu_tic
         lut = torch.tensor([0, *ids], dtype=torch.uint8, device=dev)
         masks[t] = lut[label].cpu().numpy()
         mem_bytes[t] = sum(b.nbytes for b in banks.values())
         if all_probs is not None:
             all_probs[t] = out.cpu().numpy()
-    return PropagationResult(masks=masks, frame_times=times, memory_bytes=mem_bytes, banks=banks, probs=all_probs)
+    return PropagationResult(masks=masks, frame_times=times, memory_bytes=mem_bytes, banks=banks, probs=all_probs,
+                             cpu_times=cpu_times, read_times=read_times)
 
 
 def ground_truth(video: Video) -> np.ndarray:
