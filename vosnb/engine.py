@@ -253,6 +253,12 @@ class LongVideoResult:
                              "memory (bytes)": int(last["memory bytes"].max())})
         return pd.DataFrame(rows)
 
+    def jf_per_sequence_by_length(self, n: int) -> dict[str, pd.Series]:
+        """Per variant, the J&F of each sequence's ×``n`` video (mean over its first ``n`` passes), in points."""
+        rows = self.passes[(self.passes["pass"] <= n) & (self.passes["repeat"] == 0)]
+        return {variant: group.groupby("sequence", sort=False)["J&F"].mean()
+                for variant, group in rows.groupby("variant", sort=False)}
+
     def pass_change(self, variant: str, last: int) -> Interval:
         """Relative change of the per-frame time from pass 1 to pass ``last``: per (sequence, repeat) the ratio of
         the two passes' median ms, then the median of those ratios minus 1 with its order-statistic interval."""

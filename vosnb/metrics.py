@@ -352,6 +352,27 @@ def paired_bootstrap_ci(a: Sequence[float] | np.ndarray | pd.Series, b: Sequence
     return bootstrap_ci(a_values - b_values, n_resamples=n_resamples, confidence=confidence, seed=seed)
 
 
+def paired_bootstrap_ratio(a: Sequence[float] | np.ndarray | pd.Series, b: Sequence[float] | np.ndarray | pd.Series,
+                           n_resamples: int = 2000, confidence: float = 0.95,
+                           seed: int = 0) -> tuple[float, float, float]:
+    """Percentile bootstrap interval of mean(a) / mean(b) over the same sequences, resampled together (a "stays
+    flat" claim's ratio of a score at two settings); Series are matched by index as in :func:`paired_bootstrap_ci`."""
+    if isinstance(a, pd.Series) and isinstance(b, pd.Series):
+        if set(a.index) != set(b.index):
+            raise ValueError(f"a and b must hold the same sequences; not in both: {sorted(map(str, set(a.index) ^ set(b.index)))}")
+        b = b.reindex(a.index)
+    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if x.shape != y.shape or x.size == 0 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError(f"a and b must pair up as finite values: {x.size} vs {y.size}")
+    if y.mean() <= 0:
+        raise ValueError("mean(b) must be positive for a ratio")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
+    ratios = x[idx].mean(axis=1) / np.maximum(y[idx].mean(axis=1), np.finfo(float).tiny)
+    low, high = np.quantile(ratios, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(x.mean() / y.mean()), float(low), float(high)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Command line: vosnb eval
 # ---------------------------------------------------------------------------------------------------------------

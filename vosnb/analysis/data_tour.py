@@ -187,6 +187,12 @@ def _example(events: Mapping[str, dict], knob: str) -> tuple[str, int]:
     return name, next(k for k, o in sorted(objects.items()) if test(o))
 
 
+def example_sequence(root: str | os.PathLike, knob: str, split: str = "val") -> tuple[str, int]:
+    """The sequence of ``split`` that shows ``knob`` with the fewest other knobs, and the object concerned (chosen
+    from the data's events, never from a result)."""
+    return _example(_split_events(root, split), knob)
+
+
 def _describe(knob: str, info: Mapping, obj: int) -> str:
     """A short description of the event for the row label."""
     o = info["objects"][str(obj)]

@@ -4,7 +4,7 @@ Everything reads into `Video` (frames and masks loaded lazily); see docs/DESIGN.
 """
 from vosnb.data.davis import DavisDataset
 from vosnb.data.io import DAVIS_PALETTE, read_frame, read_mask, write_davis_sequence, write_frame, write_mask
-from vosnb.data.long_video import repeat_forward_backward
+from vosnb.data.long_video import clip, repeat_forward_backward
 from vosnb.data.scene import SequenceConfig, make_sequence
 from vosnb.data.synthetic import SynthConfig, build_synthetic
 from vosnb.data.video import Video
@@ -21,6 +21,7 @@ __all__ = [
     "make_sequence",
     "read_frame",
     "read_mask",
+    "clip",
     "repeat_forward_backward",
     "write_davis_sequence",
     "write_frame",

@@ -36,3 +36,15 @@ def repeat_forward_backward(video: Video, n: int) -> Video:
         frame_loader=lambda t: video.frame(int(index[t])),
         mask_loader=lambda t: video.mask(int(index[t])),
     )
+
+
+def clip(video: Video, length: int) -> Video:
+    """The first ``length`` frames of ``video``, loaded lazily from it (a shorter base for long videos); every
+    object must start within them."""
+    late = {k: t for k, t in video.first_frame.items() if t >= length}
+    if not 3 <= length <= len(video) or late:
+        raise DataError(f"clip({video.name!r}, length={length}): need 3 ≤ length ≤ {len(video)} and every object "
+                        f"introduced before it (objects starting later: {late})")
+    return Video(name=f"{video.name}[:{length}]", frame_names=video.frame_names[:length], object_ids=video.object_ids,
+                 first_frame=video.first_frame, height=video.height, width=video.width, frame_loader=video.frame,
+                 mask_loader=video.mask)
