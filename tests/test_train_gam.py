@@ -172,3 +172,10 @@ def test_memory_work_is_repeatable_and_the_global_state_does_not_grow():
     for strategy in ("stm", "stcn"):
         reads = gam_views.memory_work(strategy, frames=2, grid=(3, 4), objects=2, key_dim=8, value_dim=16)()
         assert sum(r.values.shape[0] for r in reads) == 2
+
+
+def test_frame_step_runs_the_whole_model_at_any_size():
+    torch.manual_seed(0)
+    model = GAM.small(key_dim=16)
+    probs = gam_views.frame_step(model, height=40, width=50, objects=2)()
+    assert probs.shape == (1, 2, 48, 64) and (probs >= 0).all() and (probs <= 1).all()
