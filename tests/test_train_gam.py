@@ -135,6 +135,14 @@ def test_a_tiny_gam_training_run_writes_a_loadable_checkpoint(tiny_davis_root, t
     assert isinstance(model, GAM) and model.gam_config == GamConfig() and model.mask_history == 3
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["model"] == "gam" and card["config"]["gam"] == {"cam": True, "mem": True}
+    # Sliced (--stop-at) at the learning-rate milestone (step 2 of 3) and resumed, the run ends with the very same
+    # weights (the resume once decayed the rate a second time there).
+    sliced = dataclasses.replace(config, out_dir=str(tmp_path / "state2"), checkpoint_dir=str(tmp_path / "ckpt2"))
+    assert train(sliced, device="cpu", progress=False, stop_at=2) is None
+    resumed = train(sliced, device="cpu", progress=False)
+    first = torch.load(path, weights_only=True)["state_dict"]
+    second = torch.load(resumed, weights_only=True)["state_dict"]
+    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_the_gam4_check_holds_for_equal_weights_and_fails_for_growing_ones():

@@ -445,13 +445,15 @@ def train(config: TrainConfig, *, device: str = "auto", resume: bool = True, pro
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location=dev, weights_only=True)
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
         step, losses, elapsed = state["step"], list(state["losses"]), state["elapsed"]
+        # Replay the schedule's step count first, then load the optimizer, whose saved learning rate is already
+        # the decayed one: replaying after the load decayed it twice when a run resumed past the milestone.
+        for _ in range(step):
+            sched.step()
+        opt.load_state_dict(state["optimizer"])
         terms, init_sha256 = json.loads(state.get("terms", "[]")), state.get("init_sha256", init_sha256)
         rng.bit_generator.state = json.loads(state["rng"])
         torch.set_rng_state(state["torch_rng"])
-        for _ in range(step):
-            sched.step()
     set_train_mode(model, kind)
     bar = tqdm(total=config.steps, initial=step, desc=config.name, disable=not progress)
     tic = time.perf_counter()
