@@ -5,7 +5,9 @@ mean and std and then zero-padded to a multiple of 16 (split evenly between the 
 the mean colour as in the authors' code (padding before normalising would make it black); one key per frame serves
 every object, each object gets a logit map from the
 decoder, objects are merged by soft aggregation, and the memory strategy decides which frames it writes.
-Objects that first appear mid-video (YouTube-VOS) join at their first annotation with a bank of their own; a bank
+A model with a ``mask_history`` attribute above 0 (the global attention model with its mask embedding) gets, for
+each object group, its last ``mask_history`` merged probabilities since the group's first frame, oldest first, the
+oldest repeated while fewer exist (``model.segment(..., history)``). Objects that first appear mid-video (YouTube-VOS) join at their first annotation with a bank of their own; a bank
 counts frames from its own first frame (index 0 is always its ground-truth frame, which every strategy writes).
 """
 from __future__ import annotations
@@ -114,6 +116,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
     mem_bytes = np.zeros(n_frames, np.int64)
     all_probs = np.zeros((n_frames, len(ids) + 1, video.height, video.width), np.float16) if keep_probs else None
     banks: dict[int, MemoryBank] = {}
+    history_frames = int(getattr(model, "mask_history", 0))
+    past: list[tuple[int, Tensor]] = []  # (frame, merged probabilities [N+1, H, W] padded): the last few frames
     start = min(groups) if groups else n_frames
     for t in tqdm(range(start, n_frames), desc=video.name, disable=not progress, leave=False):
         rgb = torch.from_numpy(np.array(video.frame(t), copy=True)).to(dev)
@@ -128,7 +132,13 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
                 read = banks[first].read(query.key[0], FrameContext(features=query))
                 synchronize(dev)
                 read_times[t] += time.perf_counter() - read_tic
-                logits = model.segment(read.values.unsqueeze(0), query)[0]
+                if history_frames:
+                    own = [p[[i + 1 for i in members]] for frame_t, p in past if frame_t >= first]
+                    history = torch.stack([own[max(0, len(own) - history_frames + j)]
+                                           for j in range(history_frames)], dim=1)
+                    logits = model.segment(read.values.unsqueeze(0), query, history.unsqueeze(0))[0]
+                else:
+                    logits = model.segment(read.values.unsqueeze(0), query)[0]
                 probs[members] = torch.sigmoid(logits)
         active = [i for first, members in groups.items() if first <= t for i in members]
         full = torch.zeros((len(ids) + 1, *frame.shape[-2:]), device=dev)
@@ -150,6 +160,8 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
                                                 normalised=True)[0]
                     context = FrameContext(features=query, object_probs=full[1:], members=tuple(members))
                     banks[first].write(t - first, query.key[0], values, own, context)
+        if history_frames:
+            past = [*past[-(history_frames - 1):], (t, full)] if history_frames > 1 else [(t, full)]
         out = unpad(full, pad)
         label = out.argmax(0)
         synchronize(dev)

@@ -47,7 +47,8 @@ from vosnb.data.perturb import perturb_masks
 from vosnb.errors import VosnbError
 from vosnb.inference import aggregate_logits
 from vosnb.memory import make_memory, readout, similarity
-from vosnb.models import RDE, STCN, QueryFeatures
+from vosnb.memory.global_attention import attention_matrix, read_matrix, update_mean
+from vosnb.models import GAM, RDE, STCN, GamConfig, QueryFeatures
 from vosnb.models.zoo import CHECKPOINT_DIR, load_any_checkpoint, load_pretrained
 from vosnb.runtime import atomic_path, resolve_device, seed_everything
 
@@ -61,7 +62,7 @@ class ModelKind:
     batch normalisation is frozen, and the memory (spec and settings) its model card is scored with."""
 
     model_class: type[STCN]
-    from_init: Callable[[STCN], STCN]
+    from_init: Callable[[STCN, "TrainConfig"], STCN]
     clip_frames: int
     sam_frames: tuple[int, ...]
     ce_weights: dict[int, float]
@@ -70,10 +71,17 @@ class ModelKind:
     memory_params: dict = field(default_factory=dict)
 
 
+GAM_VARIANT = "gc"
+"""The global attention module's form that GAM trains and is scored with (docs/DESIGN.md: the paper's raw products
+make the read ``D`` scale with the number of positions, which differs between training crops, our val frames and
+the paper's frames; the GC form's two softmaxes make it a convex combination of mask features at any size)."""
+
 KINDS: dict[str, ModelKind] = {
-    "stcn": ModelKind(STCN, lambda model: model, 3, (), {1: 0.5, 2: 0.5}, False, "every5"),
-    "rde": ModelKind(RDE, RDE.from_stcn, 5, (2, 4), {1: 1 / 16, 2: 1 / 8, 3: 1 / 4, 4: 1 / 2}, True, "rde",
-                     {"theta": 3, "composition": "2F&L&RDE"}),
+    "stcn": ModelKind(STCN, lambda model, config: model, 3, (), {1: 0.5, 2: 0.5}, False, "every5"),
+    "rde": ModelKind(RDE, lambda model, config: RDE.from_stcn(model), 5, (2, 4),
+                     {1: 1 / 16, 2: 1 / 8, 3: 1 / 4, 4: 1 / 2}, True, "rde", {"theta": 3, "composition": "2F&L&RDE"}),
+    "gam": ModelKind(GAM, lambda model, config: GAM.from_stcn(model, GamConfig(**config.gam)), 3, (),
+                     {1: 0.5, 2: 0.5}, False, "global", {"variant": GAM_VARIANT}),
 }
 SCORING_TOP_K = 20
 
@@ -84,7 +92,8 @@ class TrainConfig:
     selects the kind (:data:`KINDS`); ``init_from`` names a shipped checkpoint to start from. The RDE-VOS losses
     (off by default; STCN has neither): ``unbiased_guidance`` (Eq. 7) and ``mask_consistency`` (Eq. 8) with their
     weights μ and γ of Eq. 10, and the range of the perturbed mask's IoU target. ``grad_clip`` caps the global
-    gradient norm of each step (None: no clipping)."""
+    gradient norm of each step (None: no clipping). ``gam`` holds the global attention model's switches
+    (:class:`~vosnb.models.GamConfig` fields: ``cam``, ``mem``; ``model: gam`` only)."""
 
     name: str
     model: str = "stcn"
@@ -114,6 +123,7 @@ class TrainConfig:
     mask_consistency_weight: float = 10.0
     perturb_iou: tuple[float, float] = (0.85, 1.0)
     grad_clip: float | None = None
+    gam: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.model not in KINDS:
@@ -121,6 +131,12 @@ class TrainConfig:
         if not KINDS[self.model].sam_frames and (self.unbiased_guidance or self.mask_consistency):
             raise VosnbError(f"training config {self.name}: unbiased_guidance and mask_consistency are RDE-VOS "
                              f"losses; set model: rde to use them")
+        if self.gam and self.model != "gam":
+            raise VosnbError(f"training config {self.name}: gam switches apply to model: gam only")
+        known = {f.name for f in dataclasses.fields(GamConfig)}
+        if set(self.gam) - known:
+            raise VosnbError(f"training config {self.name}: unknown gam keys {sorted(set(self.gam) - known)}; "
+                             f"known keys are {sorted(known)}")
         if self.init_from is not None and self.model_overrides:
             raise VosnbError(f"training config {self.name}: model_overrides cannot apply to the init_from "
                              f"checkpoint {self.init_from!r}; give one or the other")
@@ -275,6 +291,8 @@ def clip_loss(model: STCN, clips: Clips, config: TrainConfig, top_p: float) -> t
     ``ug`` (Eq. 7, summed over the SAM-read frames) and ``mc`` (Eq. 8, on the values alone: the key encoder sees
     no mask)."""
     kind = config.kind
+    if config.model == "gam":
+        return gam_clip_loss(model, clips, config, top_p)
     frames, masks = clips.frames, clips.masks
     b, n_frames = frames.shape[:2]
     query = model.encode_key(frames.flatten(0, 1))
@@ -321,6 +339,45 @@ def clip_loss(model: STCN, clips: Clips, config: TrainConfig, top_p: float) -> t
     return loss, {"ce": ce.item(), **{k: v.item() for k, v in terms.items()}}
 
 
+def mask_history(past: list[Tensor], frames: int) -> Tensor:
+    """The last ``frames`` of ``past`` (``[B, N, H, W]`` each, oldest first) stacked ``[B, N, frames, H, W]``, the
+    oldest repeated while fewer exist: the history MEM reads, as :func:`vosnb.inference.propagate` builds it."""
+    chosen = [past[max(0, len(past) - frames + i)] for i in range(frames)]
+    return torch.stack(chosen, dim=2)
+
+
+def gam_clip_loss(model: GAM, clips: Clips, config: TrainConfig, top_p: float) -> tuple[Tensor, dict[str, float]]:
+    """The global attention model's clip forward (STCN's three-frame protocol, module doc): frame 0's ground truth
+    is folded into ``G`` (Eq. 1), frame 1 reads it (Eq. 3), frame 1's predicted probabilities update it with the
+    running mean (Eq. 2) and frame 2 reads the mean of both; with MEM each read frame also gets the history of
+    predicted masks (ground truth for frame 0). Bootstrapped CE on frames 1 and 2, as STCN."""
+    kind = config.kind
+    frames, masks = clips.frames, clips.masks
+    b, n_frames = frames.shape[:2]
+    query = model.encode_key(frames.flatten(0, 1))
+    queries = [QueryFeatures(*(x.unflatten(0, (b, n_frames))[:, t] for x in query)) for t in range(n_frames)]
+    present = masks[:, 0].flatten(2).amax(2) > 0
+    labels = torch.cat([torch.zeros_like(masks[:, :, :1]), masks], 2).argmax(2)
+    value = model.encode_value(frames[:, 0], queries[0].f16, masks[:, 0])
+    matrix = attention_matrix(queries[0].key.flatten(2), value.flatten(3), GAM_VARIANT)
+    past = [masks[:, 0]]
+    ce = frames.new_zeros(())
+    for t in range(1, n_frames):
+        grid = queries[t].key.shape[-2:]
+        read_out = read_matrix(matrix, queries[t].key.flatten(2), GAM_VARIANT).unflatten(-1, grid)
+        history = mask_history(past, model.mask_history) if model.mask_history else None
+        probs = torch.sigmoid(model.segment(read_out, queries[t], history)) * present[:, :, None, None]
+        logits = aggregate_logits(probs, dim=1)
+        ce = ce + kind.ce_weights[t] * bootstrapped_ce(logits, labels[:, t], top_p)
+        if t < n_frames - 1:
+            predicted = torch.softmax(logits, dim=1)[:, 1:]
+            value = model.encode_value(frames[:, t], queries[t].f16, predicted)
+            matrix = update_mean(matrix, attention_matrix(queries[t].key.flatten(2), value.flatten(3), GAM_VARIANT),
+                                 t + 1)
+            past.append(predicted)
+    return ce, {"ce": ce.item()}
+
+
 def describe_losses(config: TrainConfig) -> dict:
     """The losses a run uses and their weights, for its model card."""
     out: dict = {"bootstrapped_ce": {"frame_weights": {str(t): w for t, w in config.kind.ce_weights.items()},
@@ -337,14 +394,15 @@ def build_model(config: TrainConfig) -> tuple[STCN, str | None]:
     """The model a run starts from and the sha256 of its ``init_from`` checkpoint (None when trained from scratch)."""
     kind = config.kind
     if config.init_from is None:
+        extra = {"gam": GamConfig(**config.gam)} if config.model == "gam" else {}
         return kind.model_class.small(key_dim=config.key_dim, similarity=config.similarity,
-                                      **config.model_overrides), None
+                                      **config.model_overrides, **extra), None
     init = load_pretrained(config.init_from)
     if (init.key_dim, init.similarity) != (config.key_dim, config.similarity):
         raise VosnbError(f"training config {config.name}: init_from {config.init_from!r} has key_dim={init.key_dim}, "
                          f"similarity={init.similarity!r}; the config says {config.key_dim}, {config.similarity!r}")
     sha = hashlib.sha256((CHECKPOINT_DIR / f"{config.init_from}.pth").read_bytes()).hexdigest()
-    return kind.from_init(init), sha
+    return kind.from_init(init, config), sha
 
 
 def set_train_mode(model: STCN, kind: ModelKind) -> None:
@@ -387,13 +445,15 @@ def train(config: TrainConfig, *, device: str = "auto", resume: bool = True, pro
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location=dev, weights_only=True)
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
         step, losses, elapsed = state["step"], list(state["losses"]), state["elapsed"]
+        # Replay the schedule's step count first, then load the optimizer, whose saved learning rate is already
+        # the decayed one: replaying after the load decayed it twice when a run resumed past the milestone.
+        for _ in range(step):
+            sched.step()
+        opt.load_state_dict(state["optimizer"])
         terms, init_sha256 = json.loads(state.get("terms", "[]")), state.get("init_sha256", init_sha256)
         rng.bit_generator.state = json.loads(state["rng"])
         torch.set_rng_state(state["torch_rng"])
-        for _ in range(step):
-            sched.step()
     set_train_mode(model, kind)
     bar = tqdm(total=config.steps, initial=step, desc=config.name, disable=not progress)
     tic = time.perf_counter()
@@ -428,8 +488,10 @@ def save_checkpoint(model: STCN, config: TrainConfig, losses: list[float], terms
     """Write the fp16 checkpoint and the first part of its model card (the evaluation adds the scores): config,
     model kind, the losses and weights used, the init checkpoint and its sha256, device, wall time."""
     out = _resolve(config.checkpoint_dir) / f"{config.name}.pth"
-    payload = {"vosnb_model": {"type": model.model_type, "key_dim": model.key_dim, "value_dim": model.value_dim,
-                               "similarity": model.similarity, "config": dataclasses.asdict(model.config)},
+    architecture = getattr(model, "architecture", None) or {
+        "type": model.model_type, "key_dim": model.key_dim, "value_dim": model.value_dim,
+        "similarity": model.similarity, "config": dataclasses.asdict(model.config)}
+    payload = {"vosnb_model": architecture,
                "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}}
     with atomic_path(out) as tmp:
         torch.save(payload, tmp)

@@ -66,6 +66,26 @@ def weighted_mean(attentions: Sequence[Tensor], weights: Sequence[float] | None 
     return torch.einsum("p,p...->...", w, stacked) / w.sum()
 
 
+def attention_matrix(features: Tensor, values: Tensor, variant: str = "paper") -> Tensor:
+    """Eq. 1 on flattened grids, batched: features ``[..., C_N, P]`` and values ``[..., N, C_M, P]`` →
+    ``A = Fᵀ M`` ``[..., N, C_N, C_M]`` (the GC variant softmaxes ``F`` over the ``P`` positions first)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r}; expected one of {VARIANTS}")
+    if variant == "gc":
+        features = torch.softmax(features, dim=-1)
+    return features.unsqueeze(-3) @ values.transpose(-1, -2)
+
+
+def read_matrix(global_matrix: Tensor, query: Tensor, variant: str = "paper") -> Tensor:
+    """Eq. 3 on a flattened grid, batched: ``G [..., N, C_N, C_M]`` and ``L_F [..., C_N, P]`` → ``D``
+    ``[..., N, C_M, P]`` (the GC variant softmaxes ``L_F`` over the ``C_N`` channels first)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r}; expected one of {VARIANTS}")
+    if variant == "gc":
+        query = torch.softmax(query, dim=-2)
+    return global_matrix.transpose(-1, -2) @ query.unsqueeze(-3)
+
+
 class GlobalAttentionMemory:
     """Eq. 1–3 as a :class:`~vosnb.memory.MemoryBank` (module doc): state ``G [N, C_N, C_M]`` and a count."""
 
@@ -96,10 +116,7 @@ class GlobalAttentionMemory:
         if features.dim() != 3 or values.dim() != 4 or features.shape[1:] != values.shape[2:]:
             raise ValueError(f"expected features [C_N, h, w] and values [N, C_M, h, w] on the same grid; got "
                              f"{tuple(features.shape)} and {tuple(values.shape)}")
-        f = features.flatten(1)
-        if self.variant == "gc":
-            f = torch.softmax(f, dim=1)
-        return f @ values.flatten(2).transpose(1, 2)
+        return attention_matrix(features.flatten(1), values.flatten(2), self.variant)
 
     def should_write(self, frame_index: int) -> bool:
         return frame_index % self.every == 0
@@ -120,10 +137,7 @@ class GlobalAttentionMemory:
         if self.global_matrix is None:
             raise RuntimeError("read from an empty memory: write the first frame before reading")
         query = self.frame_features(query_key, context)
-        q = query.flatten(1)
-        if self.variant == "gc":
-            q = torch.softmax(q, dim=0)
-        out = self.global_matrix.transpose(1, 2) @ q
+        out = read_matrix(self.global_matrix, query.flatten(1), self.variant)
         return Readout(values=out.unflatten(2, query.shape[1:]))
 
     @property

@@ -18,8 +18,16 @@ attention memory (§3.1–3.4; no code was published, so the unstated details be
 - Decoder: STCN's (STM's structure, as the paper's).
 
 CAM and MEM are switched by :class:`GamConfig`; a model without them has no such modules (their ablations, GAM-5 and
-GAM-6, are separately trained models). The engine does not pass previous masks yet, so a model with MEM segments
-only through :meth:`GAM.segment` with ``history``.
+GAM-6, are separately trained models). A model with MEM asks :func:`vosnb.inference.propagate` for its past
+predictions through :attr:`GAM.mask_history` (the number of past frames, 0 without MEM); propagate then passes each
+object's last ``history`` merged probabilities, oldest first, the earliest available one repeated while fewer
+frames exist (frame 1 sees the ground truth three times). Training (:mod:`vosnb.train`) builds the same history.
+
+:meth:`GAM.from_stcn` starts a GAM from a trained STCN: every tensor whose name and shape agree is copied; the mask
+encoder's first convolution takes STCN's mask and others channels (not its RGB ones); where GAM's tensor is larger
+(``key_comp``'s Cq = Cv outputs) the overlapping block is copied and the rest set to 0, and the decoder's first
+block keeps the weights STCN gives its memory readout (the first Cv input channels), with 0 for MEM's channels, so CAM (α = 0) and MEM (zero decoder weights) start switched off and all three variants
+start from the same function.
 """
 from __future__ import annotations
 
@@ -91,6 +99,8 @@ class GAM(STCN):
     """The model of the module docstring: STCN's frame encoder and decoder, a :class:`MaskEncoder`, and CAM and MEM
     as :class:`GamConfig` says. ``config.query_value_dim`` is set to ``value_dim`` (the GAM output is a sum)."""
 
+    model_type = "gam"
+
     def __init__(self, key_dim: int = 64, value_dim: int = 512, similarity: str = "l2", *,
                  config: StcnConfig | None = None, gam: GamConfig | None = None) -> None:
         config = dataclasses.replace(StcnConfig() if config is None else config, query_value_dim=value_dim)
@@ -114,6 +124,40 @@ class GAM(STCN):
     def from_architecture(cls, meta: dict) -> GAM:
         return cls(meta["key_dim"], meta["value_dim"], meta["similarity"], config=StcnConfig(**meta["config"]),
                    gam=GamConfig(**meta["gam"]))
+
+    @property
+    def mask_history(self) -> int:
+        """How many past predicted masks :meth:`segment` needs (0 without MEM); read by ``propagate``."""
+        return self.gam_config.history if self.mask_embedding is not None else 0
+
+    @classmethod
+    def from_stcn(cls, stcn: STCN, gam: GamConfig | None = None) -> GAM:
+        """A GAM with ``stcn``'s widths, started from its weights as the module docstring says."""
+        model = cls(stcn.key_dim, stcn.value_dim, stcn.similarity, config=stcn.config, gam=gam)
+        source = stcn.state_dict()
+        state = model.state_dict()
+        with torch.no_grad():
+            for name, target in state.items():
+                if name not in source or not target.is_floating_point():
+                    if name in source and source[name].shape == target.shape:
+                        target.copy_(source[name])
+                    continue
+                weights = source[name]
+                if name == "value_encoder.conv1.weight":  # STCN's input is [RGB, mask, others]; ours [mask, others]
+                    target.copy_(weights[:, 3:5])
+                elif name.startswith("decoder.compress.") and weights.dim() == 4:
+                    # STCN's decoder reads [readout (Cv), query value (Cq)]; ours [D + query value (Cv), MEM]:
+                    # the readout's columns carry over, the rest start at 0
+                    target.zero_()
+                    target[:, :stcn.value_dim] = weights[:, :stcn.value_dim]
+                elif weights.shape == target.shape:
+                    target.copy_(weights)
+                elif weights.dim() == target.dim():
+                    target.zero_()
+                    block = tuple(slice(0, min(a, b)) for a, b in zip(weights.shape, target.shape))
+                    target[block] = weights[block]
+        model.load_state_dict(state)
+        return model.to(next(stcn.parameters()).device).train(stcn.training)
 
     def value_input(self, image: Tensor, masks: Tensor, others: Tensor) -> Tensor:
         """The mask encoder's per-object input ``[B, N, 2, H, W]``: mask, others (the image is not used)."""
