@@ -12,6 +12,7 @@ from vosnb.errors import DataError
 from vosnb.memory.rde import TABLE5_COMPOSITIONS
 from vosnb.metrics import paired_bootstrap_ratio
 from vosnb.models import RDE, STCN
+from vosnb.timing import time_interleaved
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +63,14 @@ def test_constant_size_fails_loudly_when_reads_disagree(model, videos):
         rde_views.constant_size(result, probe, "RDE", theta=0)  # counts the [GT, GT] reads too
 
 
-def test_period_variants_do_repeatable_work_at_small_shapes():
+def test_period_variants_restore_their_state_and_compose_per_frame_times():
     variants = rde_views.period_variants(3, objects=1, grid=(4, 6), key_dim=8, value_dim=16, top_k=5)
-    assert set(variants) == {"stcn_every5", "rde", "rde_read", "sam"}
-    for fn in variants.values():
-        fn()
-        fn()  # each call restores the state it started from
+    assert set(variants) == {"stcn_read", "stcn_write", "rde_read", "sam"}
+    timing = time_interleaved(variants, repeats=2, warmup=1)
+    per_frame = rde_views.per_frame_times(timing, theta=3, k=5)
+    wall = {n: timing.times[n].wall for n in variants}
+    assert per_frame["rde"][1] == pytest.approx(wall["rde_read"][1] + wall["sam"][1] / 3)
+    assert per_frame["stcn_every5"][0] == pytest.approx(wall["stcn_read"][0] + wall["stcn_write"][0] / 5)
 
 
 def test_paired_bootstrap_ratio_and_relative_change():

@@ -4,7 +4,8 @@
   turns an :class:`~vosnb.engine.Experiment` into Table 5's rows with paired intervals.
 - :class:`RDEProbe`: an RDE bank factory that logs, per read, the frames' worth matched against, and per update the
   RDE, latest and GT keys (RDE-5, and the pictures of what the RDE holds).
-- :func:`period_variants`: the memory work per frame of RDE against STCN every-5 at the paper's shapes (RDE-6).
+- :func:`period_variants` and :func:`per_frame_times`: the memory work per frame of RDE against STCN every-5 at
+  the paper's shapes (RDE-6).
 - :func:`plot_differences`, :func:`plot_long_video`, :func:`plot_keys` and :func:`keys_widget`.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from vosnb.memory.rde import TABLE5_COMPOSITIONS, RDEMemory
 from vosnb.metrics import paired_bootstrap_ratio
 from vosnb.models.rde import MemCompress
 from vosnb.plotting import color
+from vosnb.timing import Timing
 
 PAPER_TABLE5 = {"RDE": 81.8, "F": 71.6, "F&RDE": 85.3, "L": 80.4, "L&RDE": 82.2, "F&L": 84.6, "F&L&RDE": 85.4,
                 "2F&L": 85.1, "F&2L": 84.0, "2F&L&RDE": 86.1}
@@ -74,13 +76,15 @@ def relative_change(changed: pd.Series, reference: pd.Series, seed: int = 0) -> 
 def constant_size(long: LongVideoResult, probe: RDEProbe, variant: str, theta: int) -> tuple[int, int]:
     """RDE-5 from a long-video run whose ``variant`` read through ``probe``: the frames' worth every read after the
     first update matched against (one number if they all agree; else a ValueError names the counts), and the
-    spread (max − min) of the bytes held after the first update, over every sequence."""
+    largest spread (max − min) of the bytes held after the first update within one video (videos differ in their
+    number of objects, so their banks differ in size)."""
     counts = {n for slots in probe.slots for n in slots[theta:]}  # read t + 1 follows the write at frame t
     if len(counts) != 1:
         raise ValueError(f"the reads after the first update matched different frames' worth: {sorted(counts)}")
     frames = long.experiment.frames
-    held = frames[(frames["variant"] == variant) & (frames["frame"] >= theta)]["memory_bytes"]
-    return counts.pop(), int(held.max() - held.min())
+    held = frames[(frames["variant"] == variant) & (frames["frame"] >= theta)]
+    spread = held.groupby(["sequence", "repeat"])["memory_bytes"].agg(lambda b: b.max() - b.min())
+    return counts.pop(), int(spread.max())
 
 
 def plot_differences(table: pd.DataFrame, reference: str, title: str) -> Figure:
@@ -133,14 +137,13 @@ def period_variants(every5_frames: int = 7, *, theta: int = 3, k: int = 5, objec
                     grid: tuple[int, int] = costs.PAPER_GRID, key_dim: int = costs.PAPER_KEY_DIM,
                     value_dim: int = costs.PAPER_VALUE_DIM, top_k: int = costs.PAPER_TOP_K, seed: int = 0,
                     device: torch.device | str = "cpu") -> dict[str, Callable[[], object]]:
-    """RDE-6's memory work at the paper's shapes over θ·k frames per call (15 for θ = 3, k = 5), so both memories
-    write a whole number of times; random weights and features:
+    """RDE-6's memory operations at the paper's shapes, random weights and features, one operation per call (each
+    call restores the state it started from), for :func:`per_frame_times`:
 
-    - ``stcn_every5``: θ·k top-k reads over ``every5_frames`` frames (the mean an every-5 memory holds on DAVIS
-      2017 val), and θ writes (appending a frame);
-    - ``rde``: θ·k top-k reads over [RDE, latest, GT, GT] and k SAM updates (the key SAM once, the value SAM on
-      every object);
-    - ``rde_read`` and ``sam``: the two parts of ``rde`` alone.
+    - ``stcn_read``: a top-k read over ``every5_frames`` frames (the mean an every-5 memory holds on DAVIS 2017
+      val); ``stcn_write``: appending one frame to it;
+    - ``rde_read``: a top-k read over [RDE, latest, GT, GT]; ``sam``: one update (the key SAM once, the value SAM
+      on every object).
 
     Encoders and decoder are left out (the value encoder runs at every write: every θ = 3 frames for RDE, every 5
     for STCN; the end-to-end timing includes it).
@@ -158,30 +161,27 @@ def period_variants(every5_frames: int = 7, *, theta: int = 3, k: int = 5, objec
     rde = RDEMemory(_Holder(compress), top_k=top_k, theta=theta)
     rde.write(0, *frame()[:2], None)
     rde.write(theta, *frame()[:2], None)
-    state = (rde.rde, rde.latest)
-    periods = theta * k
+    state = (rde.rde, rde.latest, list(rde.updated_at))
 
-    def stcn_period() -> None:
+    def stcn_write() -> None:
+        stcn.append(k * every5_frames, *incoming[:2])
         stcn.keys, stcn.value_rows, stcn.frame_of = saved
-        for i in range(periods):
-            stcn.read(query)
-            if i % k == 0:
-                stcn.append(k * (every5_frames + i), *incoming[:2])
 
-    def rde_reads() -> None:
-        for _ in range(periods):
-            rde.read(query)
+    def sam() -> None:
+        with torch.inference_mode():
+            rde.write(2 * theta, *incoming[:2], None)
+        rde.rde, rde.latest, rde.updated_at = state[0], state[1], list(state[2])
 
-    def sam_updates() -> None:
-        for i in range(k):
-            rde.write(theta * (2 + i), *incoming[:2], None)
-        rde.rde, rde.latest = state
+    return {"stcn_read": lambda: stcn.read(query), "stcn_write": stcn_write, "rde_read": lambda: rde.read(query),
+            "sam": sam}
 
-    def rde_period() -> None:
-        rde_reads()
-        sam_updates()
 
-    return {"stcn_every5": stcn_period, "rde": rde_period, "rde_read": rde_reads, "sam": sam_updates}
+def per_frame_times(timing: Timing, theta: int = 3, k: int = 5) -> dict[str, list[float]]:
+    """Seconds of memory work per frame in each timed round: STCN every-5 = read + write / k, RDE = read + SAM / θ
+    (a write every k, an update every θ frames); the rounds pair them for a ratio with an interval."""
+    wall = {name: timing.times[name].wall for name in ("stcn_read", "stcn_write", "rde_read", "sam")}
+    return {"stcn_every5": [r + w / k for r, w in zip(wall["stcn_read"], wall["stcn_write"])],
+            "rde": [r + s / theta for r, s in zip(wall["rde_read"], wall["sam"])]}
 
 
 class _Holder(torch.nn.Module):
