@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from vosnb.analysis import costs
-from vosnb.data import SequenceConfig, Video, make_sequence, repeat_forward_backward
+from vosnb.data import SequenceConfig, Video, clip, make_sequence, repeat_forward_backward
 from vosnb.inference import EvalResult, evaluate_model, ground_truth, padding, propagate
 from vosnb.memory import FrameContext, KeyValueMemory, Readout, make_memory
 from vosnb.memory.lfu import LFUMemory, MemorySnapshot
@@ -419,17 +419,6 @@ def plot_failure_frames(video: Video, predictions: Mapping[str, np.ndarray], obj
 
 
 # ------------------------------------------------------------------------------------------------ long videos
-def clip(video: Video, length: int) -> Video:
-    """The first ``length`` frames of ``video``, loaded lazily from it (a shorter base for long-video runs)."""
-    late = {k: t for k, t in video.first_frame.items() if t >= length}
-    if not 3 <= length <= len(video) or late:
-        raise ValueError(f"clip({video.name!r}, length={length}): need 3 ≤ length ≤ {len(video)} and every object "
-                         f"introduced before it (late: {late})")
-    return Video(name=f"{video.name}[:{length}]", frame_names=video.frame_names[:length], object_ids=video.object_ids,
-                 first_frame=video.first_frame, height=video.height, width=video.width, frame_loader=video.frame,
-                 mask_loader=video.mask)
-
-
 def long_video_table(model: torch.nn.Module, videos: Sequence[Video], multipliers: Sequence[int],
                      strategies: Mapping[str, Callable[[], KeyValueMemory]], *, device: str | torch.device = "cpu",
                      progress: bool = True) -> pd.DataFrame:
