@@ -286,7 +286,7 @@ else:
 #   GAM), and the intervals here cover the sequences, not that spread.
 # - **Long videos (RDE-4, RDE-5).** RDE's memory holds the same bytes from its first update on and every read
 #   matches four frames' worth (the two checks in the claims table). Its J&F over the ×20 video stays within 2% of
-#   the ×1 video. STCN's J&F does not fall on our clips (its every-5 memory of up to 64 frames still segments as
+#   the ×1 video. STCN's J&F shows no fall we can detect on our clips (its every-5 memory of up to 64 frames segments as
 #   well), but its per-frame time grows with the memory, as the figure *long video* shows (⏱ machine-dependent).
 # - **Speed (RDE-6).** The timing table gives each memory operation at the paper's shapes: RDE reads fewer frames
 #   than STCN's every-5 memory, but pays a SAM update every θ frames; SAM's convolutions over 512 value channels
