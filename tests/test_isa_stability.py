@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from vosnb.claims import format_value
+from vosnb.claims import format_measurement
 from vosnb.runtime import ISA_ENV, ci_isa
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,8 @@ def committed_records() -> dict[str, dict[tuple, dict]]:
 
 def shown(record: dict) -> tuple[str, str, str]:
     """What the claims table shows of a record: value, interval, verdict."""
-    return format_value(record["measured"]), format_value(record["interval"]), record["verdict"]
+    value, interval = format_measurement(record["measured"], record["interval"])
+    return value, str(interval), record["verdict"]
 
 
 def test_committed_claims_survive_the_other_instruction_set(tmp_path):

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from vosnb.claims import format_value
+from vosnb.claims import format_measurement, format_value
 from vosnb.memory.swem import SWEMMemory
 from vosnb.runtime import ISA_ENV, ci_numerics_env
 
@@ -56,6 +56,21 @@ def test_claims_show_three_significant_digits():
     assert format_value(-4.63350) == "-4.63" and format_value(-4.63349) == "-4.63"
     assert format_value([13.78, 0.0012345]) == "[13.8, 0.00123]"
     assert format_value(1620) == "1620"
+
+
+def test_a_value_with_an_interval_is_shown_to_the_precision_the_interval_supports():
+    # the two records that moved between instruction-set paths at 3 significant digits now read the same
+    assert format_measurement(0.035446757, [-1.5, 1.16]) == format_measurement(0.035462410, [-1.5, 1.16]) \
+        == ("0.0", "[-1.5, 1.2]")
+    assert format_measurement(-0.0176304, [-0.0398, 0.000751]) == format_measurement(-0.0176310, [-0.0398, 0.000749]) \
+        == ("-0.018", "[-0.040, 0.001]")
+    assert format_measurement(-0.02, [-0.9, 0.5]) == ("0.0", "[-0.9, 0.5]")  # no "-0.0"
+    # never finer than three significant digits, whatever the width; no interval, a zero width: significant digits
+    assert format_measurement(55.712, [55.70, 55.72]) == ("55.7", "[55.7, 55.7]")
+    assert format_measurement(95.04, [93.71, 96.12]) == ("95.0", "[93.7, 96.1]")
+    assert format_measurement(1.84e-15, None) == ("1.84e-15", None)
+    assert format_measurement(0.5, [0.5, 0.5]) == ("0.5", "[0.5, 0.5]")
+    assert format_measurement(2.0, [1.0, 3.0], timed=True) == ("\u23f1 2.0", "[\u23f1 1.0, \u23f1 3.0]")
 
 
 def test_swem_computes_in_float64_on_the_cpu_and_returns_the_query_dtype():

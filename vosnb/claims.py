@@ -30,9 +30,9 @@ arithmetic or configuration: it cannot come out otherwise when the code is right
 
 A notebook's records are written to results/<notebook>.jsonl (atomically) when the notebook completes
 (`Ledger.save`, called by `NotebookContext.finish`), so an interrupted run leaves the previous records whole and
-never touches another notebook's file. Each record carries its provenance (`vosnb.provenance`). Values are shown
-with `DISPLAY_DIGITS` significant digits, the precision that survives another CPU's rounding; the files keep full
-precision. `vosnb claims` prints them all, with a `not run` row for every catalogue ID without a record.
+never touches another notebook's file. Each record carries its provenance (`vosnb.provenance`). A value with an
+interval is shown to the precision the interval supports (`format_measurement`), one without to `DISPLAY_DIGITS`
+significant digits: the precision that survives another CPU's rounding; the files keep full precision. `vosnb claims` prints them all, with a `not run` row for every catalogue ID without a record.
 """
 from __future__ import annotations
 
@@ -373,6 +373,38 @@ def format_value(value: Any, timed: bool = False) -> str:
     return f"{TIMED} {text}" if timed else text
 
 
+def interval_decimals(value: Any, interval: Sequence[Any] | None) -> int | None:
+    """Decimals that show a value and its interval to the precision the interval supports: two significant digits
+    of the interval's width, never finer than `DISPLAY_DIGITS` significant digits of the largest number shown.
+    None where that rule does not apply (no interval, a non-number, a zero width, or a step below 1e-6)."""
+    numbers = [value, *(interval or ())]
+    if (interval is None or len(numbers) != 3
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in numbers)):
+        return None
+    width, largest = numbers[2] - numbers[1], max(abs(x) for x in numbers)
+    if width <= 0 or largest == 0:
+        return None
+    decimals = min(1 - math.floor(math.log10(width)), DISPLAY_DIGITS - 1 - math.floor(math.log10(largest)))
+    return max(0, decimals) if decimals <= 6 else None
+
+
+def format_measurement(value: Any, interval: Sequence[Any] | None, timed: bool = False) -> tuple[str, str | None]:
+    """Display form of a measured value and its interval ("[lo, hi]", None without one): to `interval_decimals`
+    where it applies, else `format_value`'s significant digits. A value shown to the interval's precision does not
+    move when another CPU rounds the last bits differently, as long as the change is far below the interval."""
+    decimals = interval_decimals(value, interval)
+    if decimals is None:
+        shown = format_value(value, timed)
+        return shown, None if interval is None else f"[{format_value(interval[0], timed)}, " \
+                                                     f"{format_value(interval[1], timed)}]"
+
+    def fixed(x: float) -> str:
+        text = f"{x:.{decimals}f}"
+        text = text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.0"
+        return f"{TIMED} {text}" if timed else text
+    return fixed(value), f"[{fixed(interval[0])}, {fixed(interval[1])}]"
+
+
 def relative_change(values: Sequence[float]) -> float:
     """(last − first) / first: the measured value of a "stays flat as the setting grows" claim (see `Flat`)."""
     first, last = _as_float(values[0], "first value"), _as_float(values[-1], "last value")
@@ -616,13 +648,10 @@ class ClaimRecord:
 
     def measured_text(self) -> str:
         """The measured value with its unit and interval (timed numbers prefixed with ⏱)."""
-        timed = self.machine_dependent
-        text = format_value(self.measured, timed)
+        value, interval = format_measurement(self.measured, self.interval, self.machine_dependent)
         if self.unit and self.measured is not None:
-            text += f" {self.unit}"
-        if self.interval is not None:
-            text += f" [{format_value(self.interval[0], timed)}, {format_value(self.interval[1], timed)}]"
-        return text
+            value += f" {self.unit}"
+        return value if interval is None else f"{value} {interval}"
 
     def verdict_text(self) -> str:
         """The verdict, prefixed with ⏱ for a timing (whose verdict the nbval sanitiser hides)."""
