@@ -43,7 +43,7 @@
 # magnitude: short, clean synthetic sequences leave little room for drift (STCN-5), and a 64-dimensional key space
 # is already roomy for 112 positions per frame (STCN-6). The speed claims (STCN-5, -7, -8) are judged where the
 # paper's effect lives, the memory operation at the paper's shapes (*Timing the memory*), with the end-to-end figure
-# of our small model recorded beside it; their numbers depend on this machine (⏱, hidden from the notebook
+# of our small model recorded beside it; their numbers depend on this machine (~, hidden from the notebook
 # checks), their verdicts do not hide. STCN-9 needs DAVIS 2017 and the authors' checkpoint: pass
 # `dataset="davis2017"`, `data_root` and `checkpoint` to run it; otherwise it is recorded as *not run*.
 
@@ -414,7 +414,7 @@ if dataset == "davis2017" and checkpoint is not None:
     ctx.ledger.record("STCN-9", "davis_jf", measured=100 * davis.summary["J&F-Mean"], unit="J&F",
                       model=str(checkpoint), authors_weights=True)
     print(f"J {100 * davis.summary['J-Mean']:.1f} (paper 82.2), F {100 * davis.summary['F-Mean']:.1f} (paper 88.6), "
-          f"⏱ {davis.fps:.1f} FPS (paper 20.2 on a 2080Ti)")
+          f"~ {davis.fps:.1f} FPS (paper 20.2 on a 2080Ti)")
 else:
     ctx.ledger.not_run("STCN-9", "davis_jf", reason="needs DAVIS 2017 val and the authors' stcn.pth",
                        command="papermill notebooks/02_stcn_affinity_gini.ipynb build/02_davis.ipynb -p dataset "

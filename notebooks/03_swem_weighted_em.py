@@ -105,7 +105,7 @@ distractors = [Video.from_arrays(f"distractor_{i}", *make_sequence(distractor_co
 # last E step, which is what entered ζ) — the values ν likewise. We run one val sequence with a bank that keeps
 # every write and compare. Rule: the largest difference, relative to each tensor's largest entry, is below 1e-9
 # (float64 round-off: on the CPU the bank computes in float64, see "Precision" in `vosnb.memory.swem`). The residual
-# itself depends on the CPU's rounding, so the table shows it as machine-dependent (⏱); the verdict does not.
+# itself depends on the CPU's rounding, so the table shows it as machine-dependent (~); the verdict does not.
 
 # %%
 _, bank = swem_views.propagate_traced(model, val[0], device=ctx.device, seed=seed)
@@ -177,7 +177,7 @@ ctx.savefig(fig, "adaptive_weight_maps")
 #
 # **These J&F numbers depend on the CPU's rounding.** With τ = 0.05 the EM amplifies differences in the last bits of
 # the keys (docs/DESIGN.md): run on another instruction-set path, the same comparison gave +1.35 [−2.54, 5.20]
-# instead of +1.50 [−2.38, 5.39], with the same verdict. The table therefore marks the values machine-dependent (⏱)
+# instead of +1.50 [−2.38, 5.39], with the same verdict. The table therefore marks the values machine-dependent (~)
 # and the tests compare only the verdict. Recorded at L = 16 bases per class, about the
 # paper's pixels per basis (SWEM: 128 bases for 1,620 pixels; ours: 16 for 112): with more bases than pixels
 # (L = 128 on our 8×14 grid) even fixed-weight bases represent almost every pixel and the weights have nothing to

@@ -107,7 +107,7 @@ timing_repeats = 15 if full else 5
 #   (×1 − ×20 > 0) and its per-frame time grows (pass 20 / pass 1 − 1 > 0).
 # - RDE-5 (a check of our configuration): a read matches exactly 4 frames' worth at every frame after the first
 #   update, and the bytes held do not change after it.
-# - RDE-6: the frame rate of RDE / STCN every-5 > 1, judged on its interval across interleaved rounds (⏱).
+# - RDE-6: the frame rate of RDE / STCN every-5 > 1, judged on its interval across interleaved rounds (~).
 # - RDE-7: within 1 point of 86.1 on DAVIS 2017 val with the authors' network.
 
 # %% [markdown]
@@ -287,11 +287,11 @@ else:
 # - **Long videos (RDE-4, RDE-5).** RDE's memory holds the same bytes from its first update on and every read
 #   matches four frames' worth (the two checks in the claims table). Its J&F over the ×20 video stays within 2% of
 #   the ×1 video. STCN's J&F shows no fall we can detect on our clips (its every-5 memory of up to 64 frames segments as
-#   well), but its per-frame time grows with the memory, as the figure *long video* shows (⏱ machine-dependent).
+#   well), but its per-frame time grows with the memory, as the figure *long video* shows (~ machine-dependent).
 # - **Speed (RDE-6).** The timing table gives each memory operation at the paper's shapes: RDE reads fewer frames
 #   than STCN's every-5 memory, but pays a SAM update every θ frames; SAM's convolutions over 512 value channels
 #   are what decides the ratio on this CPU. End to end, RDE also encodes a memory value every 3 frames where STCN
-#   does every 5 (⏱ machine-dependent).
+#   does every 5 (~ machine-dependent).
 
 # %% [markdown]
 # ## Claims

@@ -125,7 +125,7 @@ strategies = {"every5": memory("every5"), "first_last": memory("first_last"), "l
 # - AMM-2: LFU and first-and-latest read exactly 2 frames' worth at most (a check of our configuration); speed
 #   ratios LFU / every-5 and LFU / first-and-latest, judged on their interval across interleaved timing rounds:
 #   inconclusive if it contains 1 (the noise of this machine is wider than the difference); the numbers are
-#   machine-dependent (⏱).
+#   machine-dependent (~).
 # - AMM-3: top-k index − softmax index > 0. AMM-4: capacity 4 − capacity 2 > 0.
 # - AMM-5: at the longest hiding, J of the hidden object after it reappears: every-5 − LFU > 0 and
 #   first-and-latest − LFU > 0.
@@ -305,7 +305,7 @@ ctx.savefig(lfu_views.plot_failure_frames(video, predictions, hide.object_id, sh
 # ## Long videos
 # Each video played forward and backward (`repeat_forward_backward`, the construction of RDE-VOS Fig. 3; see
 # *Budget* for the lengths). J&F, and the per-frame time and memory-read time as medians over the last pass, where
-# every-5's memory is largest (⏱ machine-dependent). Every-5's memory grows by one frame every five (80 frames at
+# every-5's memory is largest (~ machine-dependent). Every-5's memory grows by one frame every five (80 frames at
 # ×20 of a 20-frame clip) and its read with it; LFU's and first-and-latest's stay at two frames' worth.
 
 # %%
@@ -354,7 +354,7 @@ lfu_views.survival_widget(val[0], histories, capacity=2)
 #   frame (the `read share` column), so LFU's cheaper read moves it against every-5 far less than at the paper's
 #   shapes; LFU is faster than first-and-latest end to end because it encodes a memory value one frame in five. On long
 #   videos every-5's read grows with its memory while LFU's stays flat. Timings come from a shared 2-core machine
-#   and vary between runs (⏱); `benchmarks/bench_lfu.py` puts LFU's bookkeeping (index update + eviction) at a
+#   and vary between runs (~); `benchmarks/bench_lfu.py` puts LFU's bookkeeping (index update + eviction) at a
 #   few per cent of the read at the paper's shapes.
 
 # %% [markdown]

@@ -56,7 +56,7 @@
 #   fp32, counted from the tensors the banks hold and return and, beside them, from the shapes alone. Not counted:
 #   the encoders, the decoder, the query's features, the allocator's overhead. Beside them: how much this process's
 #   peak resident memory (RSS) rose while the random inputs, the banks and one read were built (machine-dependent,
-#   ⏱). On a GPU the notebook would report peak allocated bytes; this run has none.
+#   ~). On a GPU the notebook would report peak allocated bytes; this run has none.
 # - **Random weights for timing and memory.** Neither depends on the weights, so the memory and time sweeps use
 #   random features at the paper's widths (`C_k` 64, `C_v` 512, 2 objects); only GAM-5 and GAM-6 use trained models.
 
@@ -163,7 +163,7 @@ print(f"equal weights: {TIMED} {gaps['equal']:.1e}   weights growing with p: {ga
 # ## GAM-1 and GAM-7: memory against `T` and resolution (Fig. 1a)
 # Two objects, `C_k` 64, `C_v` 512, fp32. `total` is the state plus the largest intermediate (see *What the memory
 # numbers count*), in MiB: `from shapes` counts it from the shapes, `from tensors` from the tensors the banks hold
-# and return (empty where the point exceeds the profile's budget). The peak RSS increase is printed separately (⏱).
+# and return (empty where the point exceeds the profile's budget). The peak RSS increase is printed separately (~).
 
 # %%
 memory = gam_views.memory_sweep(memory_points, measure_limit=measure_limit, seed=seed)

@@ -448,10 +448,10 @@ def test_table_is_a_styler_with_the_display_columns_and_tinted_verdicts(tmp_path
     assert list(table.data["ID"]) == ["SWEM-5", "STCN-2", "STCN-4", "STCN-5", "STCN-9"]
     assert list(table.data["evidence"]) == [CHECK, CHECK, FINDING, FINDING, FINDING]
     verdicts = list(table.data["verdict"])
-    assert verdicts == [REPRODUCED, REPRODUCED, NOT_REPRODUCED, "⏱ reproduced",
+    assert verdicts == [REPRODUCED, REPRODUCED, NOT_REPRODUCED, "~ reproduced",
                         "not run: needs DAVIS 2017; run: vosnb reproduce --only 02"]
-    assert table.data["measured"].iloc[3] == "⏱ 1.3 × [⏱ 1.2, ⏱ 1.4]"
-    assert table.data["measured"].iloc[0] == "⏱ 1.3e-15"  # a round-off residual: value hidden, verdict shown
+    assert table.data["measured"].iloc[3] == "~ 1.30 × [~ 1.20, ~ 1.40]"
+    assert table.data["measured"].iloc[0] == "~ 1.3e-15"  # a round-off residual: value hidden, verdict shown
     assert INCONCLUSIVE in claims.VERDICT_COLORS
     html = table.to_html()
     for verdict in (REPRODUCED, NOT_REPRODUCED, NOT_RUN):

@@ -70,7 +70,7 @@ def test_a_value_with_an_interval_is_shown_to_the_precision_the_interval_support
     assert format_measurement(95.04, [93.71, 96.12]) == ("95.0", "[93.7, 96.1]")
     assert format_measurement(1.84e-15, None) == ("1.84e-15", None)
     assert format_measurement(0.5, [0.5, 0.5]) == ("0.5", "[0.5, 0.5]")
-    assert format_measurement(2.0, [1.0, 3.0], timed=True) == ("\u23f1 2.0", "[\u23f1 1.0, \u23f1 3.0]")
+    assert format_measurement(2.0, [1.0, 3.0], timed=True) == ("~ 2.0", "[~ 1.0, ~ 3.0]")
 
 
 def test_swem_computes_in_float64_on_the_cpu_and_returns_the_query_dtype():

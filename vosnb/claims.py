@@ -80,7 +80,8 @@ MAGNITUDE_TOLERANCE: Mapping[str, float] = {
 FLAT_BOUND = 0.10  # "stays flat": |relative change| ≤ 10% (ZOO-2's bound), for every such claim
 MAX_EXACT_ATOL = 1e-6  # exact claims: float round-off only
 
-TIMED = "⏱"  # prefix of machine-dependent values; tests/nbval_sanitize.cfg hides what follows it
+TIMED = "~"  # prefix of machine-dependent values (plain ASCII: every font has it); tests/nbval_sanitize.cfg hides
+#               what follows it
 CATALOGUE_PATH = Path(__file__).with_name("claims.yaml")
 CATALOGUE_MD_PATH = Path(__file__).with_name("CLAIMS.md")
 TERMINAL_WIDTH = 120
@@ -357,7 +358,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def format_value(value: Any, timed: bool = False) -> str:
-    """Display form: `DISPLAY_DIGITS` significant digits, lists bracketed; each number prefixed with ⏱ when
+    """Display form: `DISPLAY_DIGITS` significant digits, lists bracketed; each number prefixed with ~ when
     `timed`."""
     if hasattr(value, "tolist"):
         value = value.tolist()
@@ -647,14 +648,14 @@ class ClaimRecord:
         return cls(**{**defaults, **{n: data[n] for n in names if n in data}})
 
     def measured_text(self) -> str:
-        """The measured value with its unit and interval (timed numbers prefixed with ⏱)."""
+        """The measured value with its unit and interval (timed numbers prefixed with ~)."""
         value, interval = format_measurement(self.measured, self.interval, self.machine_dependent)
         if self.unit and self.measured is not None:
             value += f" {self.unit}"
         return value if interval is None else f"{value} {interval}"
 
     def verdict_text(self) -> str:
-        """The verdict, prefixed with ⏱ for a timing (whose verdict the nbval sanitiser hides)."""
+        """The verdict, prefixed with ~ for a timing (whose verdict the nbval sanitiser hides)."""
         return f"{TIMED} {self.verdict}" if self.timing and self.verdict != NOT_RUN else self.verdict
 
     def display_row(self) -> dict[str, str]:
@@ -708,7 +709,7 @@ class ClaimsTable(Styler):
 def render_table(records: Sequence[ClaimRecord], table_id: str, caption: str = "") -> ClaimsTable:
     """A Styler over the display columns, verdict cells tinted by verdict (`vosnb.plotting.VERDICT_COLORS`).
 
-    Verdicts of machine-dependent claims (⏱) stay untinted: a tint would differ between machines in the HTML
+    Verdicts of machine-dependent claims (~) stay untinted: a tint would differ between machines in the HTML
     that nbval compares, where the sanitiser can only hide the text.
     """
     columns = ["ID", "sub-claim", "claim", "evidence", "paper", "measured", "rule", "verdict"]
@@ -777,7 +778,7 @@ class Ledger:
         this ledger's data set is `PAPER_DATASET` and the model has the `authors_weights`. `claim` defaults to the
         rule's text; pass a more specific text to record one sub-claim in several settings (recording the same ID,
         sub-claim, model and claim again replaces the earlier record). `machine_dependent` marks a value whose last
-        digits depend on the machine (a round-off residual): its numbers are shown with a ⏱ prefix that the nbval
+        digits depend on the machine (a round-off residual): its numbers are shown with a ~ prefix that the nbval
         sanitiser hides, its verdict is compared. `timing` marks a timing: numbers and verdict are prefixed.
         """
         entry = catalogue_entry(claim_id, self.catalogue)
@@ -809,6 +810,9 @@ class Ledger:
     def table(self) -> ClaimsTable:
         """The notebook's closing claims table."""
         caption = f"Claims measured by {self.notebook} ({self.dataset}, profile {self.profile})"
+        if any(r.machine_dependent for r in self.records):
+            caption += (f". {TIMED} marks what depends on the machine: the numbers of a timing or a round-off "
+                        f"residual, and the verdict of a timing")
         return render_table(self.records, f"claims_{self.notebook}", caption)
 
 

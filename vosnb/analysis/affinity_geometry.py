@@ -26,6 +26,7 @@ from scipy.optimize import linprog
 from scipy.spatial import ConvexHull
 
 from vosnb.memory import similarity, softmax_weights
+from vosnb.widgets import FigureExplorer
 
 KINDS = ("dot", "l2")
 KIND_TITLES = {"dot": "dot product", "l2": "L2 similarity"}
@@ -318,7 +319,8 @@ def winner_regions_widget(points: np.ndarray, extent: Sequence[float] | None = N
                           max_extra: int = 30, seed: int = 0):
     """Interactive Fig. 2: sliders move point 0 and add up to ``max_extra`` random points; both maps redraw.
 
-    Returns an ``ipywidgets.VBox`` (display it); it draws once on construction, so it also runs headless.
+    Returns a :class:`~vosnb.widgets.FigureExplorer` (display it); it draws once on construction, so it also runs
+    headless.
     """
     import ipywidgets as widgets
 
@@ -334,16 +336,11 @@ def winner_regions_widget(points: np.ndarray, extent: Sequence[float] | None = N
     y = widgets.FloatSlider(value=float(np.clip(points[0, 1], *inner[2:])), min=inner[2], max=inner[3], step=step,
                             description="point 0: y", **label)
     extra = widgets.IntSlider(value=0, min=0, max=max_extra, description="added points", **label)
-    out = widgets.Output()
 
-    def redraw(_change: object = None) -> None:
+    def draw() -> Figure:
         moved = points.copy()
         moved[0] = (x.value, y.value)
-        fig = winner_regions_figure(np.concatenate([moved, extra_points[: extra.value]]), extent, resolution)
-        out.outputs = ()
-        out.append_display_data(fig)
+        return winner_regions_figure(np.concatenate([moved, extra_points[: extra.value]]), extent, resolution)
 
-    for control in (x, y, extra):
-        control.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([x, y, extra]), out])
+    return FigureExplorer([x, y, extra], draw, "Move point 0 and add random points: the regions each memory point "
+                                               "wins under dot product and under L2 similarity redraw.")

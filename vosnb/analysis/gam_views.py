@@ -43,6 +43,7 @@ from vosnb.memory.global_attention import GlobalAttentionMemory, weighted_mean
 from vosnb.models.gam import GAM
 from vosnb.plotting import color
 from vosnb.timing import Timing, time_interleaved
+from vosnb.widgets import FigureExplorer
 
 PAPER_GRID = (30, 54)
 """The stride-16 grid of a 480×864 frame (DAVIS 480p padded), where the speed claims are judged."""
@@ -394,19 +395,12 @@ def plot_global_step(run: GlobalRun, t: int, object_index: int = 0) -> Figure:
     return fig
 
 
-def global_widget(run: GlobalRun, object_index: int = 0, start: int | None = None) -> ipywidgets.VBox:
+def global_widget(run: GlobalRun, object_index: int = 0, start: int | None = None) -> FigureExplorer:
     """A frame slider over :func:`plot_global_step`; draws once (so it also runs headless) and redraws in place."""
     slider = ipywidgets.IntSlider(value=start or len(run.matrices), min=1, max=len(run.matrices),
                                   description="frame")
-    out = ipywidgets.Output()
-
-    def redraw(_change: object = None) -> None:
-        out.outputs = ()
-        out.append_display_data(plot_global_step(run, slider.value, object_index))
-
-    slider.observe(redraw, names="value")
-    redraw()
-    return ipywidgets.VBox([slider, out])
+    return FigureExplorer([slider], lambda: plot_global_step(run, slider.value, object_index),
+                          "A frame slider over the global context matrix: what it holds after each frame.")
 
 
 # --------------------------------------------------------------------------------------------- GAM-3 (GPU only)

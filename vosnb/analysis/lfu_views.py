@@ -37,6 +37,7 @@ from vosnb.metrics import STANDARD_COLUMNS, evaluate_sequence, jaccard, per_sequ
 from vosnb.plotting import COLORS
 from vosnb.runtime import synchronize
 from vosnb.timing import Interval, paired_ratio
+from vosnb.widgets import FigureExplorer
 
 STRIDE = 16
 MIB = 2**20
@@ -523,7 +524,7 @@ def survivors_figure(video: Video, history: Sequence[MemorySnapshot], frame: int
 def survival_widget(video: Video, histories: Mapping[float, Sequence[MemorySnapshot]],
                     capacity: float | None = None):
     """Capacity and frame sliders over :func:`survivors_figure`, opening at ``capacity`` (default: the first) and
-    the last frame; returns an ``ipywidgets.VBox`` that has drawn once (so it also runs headless)."""
+    the last frame; draws once (so it also runs headless)."""
     import ipywidgets as widgets
 
     start = list(histories)[0] if capacity is None else capacity
@@ -531,14 +532,5 @@ def survival_widget(video: Video, histories: Mapping[float, Sequence[MemorySnaps
         raise ValueError(f"capacity={capacity!r}: no history for it; have {list(histories)}")
     capacity = widgets.SelectionSlider(options=list(histories), value=start, description="capacity")
     frame = widgets.IntSlider(value=len(video) - 1, min=0, max=len(video) - 1, description="frame")
-    out = widgets.Output()
-
-    def redraw(_change: object = None) -> None:
-        fig = survivors_figure(video, histories[capacity.value], frame.value)
-        out.outputs = ()
-        out.append_display_data(fig)
-
-    for control in (capacity, frame):
-        control.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([capacity, frame]), out])
+    return FigureExplorer([capacity, frame], lambda: survivors_figure(video, histories[capacity.value], frame.value),
+                          "Capacity and frame sliders over LFU's memory: which features survive, from which frames.")

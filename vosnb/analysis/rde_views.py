@@ -32,6 +32,7 @@ from vosnb.metrics import paired_bootstrap_ratio
 from vosnb.models.rde import MemCompress
 from vosnb.plotting import color
 from vosnb.timing import Timing
+from vosnb.widgets import FigureExplorer
 
 PAPER_TABLE5 = {"RDE": 81.8, "F": 71.6, "F&RDE": 85.3, "L": 80.4, "L&RDE": 82.2, "F&L": 84.6, "F&L&RDE": 85.4,
                 "2F&L": 85.1, "F&2L": 84.0, "2F&L&RDE": 86.1}
@@ -258,18 +259,11 @@ def plot_keys(video: Video, masks: np.ndarray, keys: dict[int, dict[str, Tensor]
     return fig
 
 
-def keys_widget(video: Video, masks: np.ndarray, keys: dict[int, dict[str, Tensor]]) -> ipywidgets.VBox:
+def keys_widget(video: Video, masks: np.ndarray, keys: dict[int, dict[str, Tensor]]) -> FigureExplorer:
     """Step through the updates of one RDE bank and see :func:`plot_keys` at each."""
     frames = sorted(keys)
     slider = ipywidgets.SelectionSlider(options=frames, value=frames[min(1, len(frames) - 1)],
                                         description="update at", layout=ipywidgets.Layout(width="90%"))
-    out = ipywidgets.Output()
-
-    def draw(change: dict | None = None) -> None:
-        fig = plot_keys(video, masks, keys, slider.value)
-        out.outputs = ()
-        out.append_display_data(fig)
-
-    slider.observe(draw, names="value")
-    draw()
-    return ipywidgets.VBox([slider, out])
+    return FigureExplorer([slider], lambda: plot_keys(video, masks, keys, slider.value),
+                          "Steps through the RDE bank's updates: where its keys lie among the ground-truth and "
+                          "latest frame's keys.")

@@ -31,6 +31,7 @@ from vosnb.memory import EveryK
 from vosnb.memory.swem import CLASSES, SWEMMemory, WriteTrace, batch_weighted_mean
 from vosnb.metrics import evaluate_sequence, summarize
 from vosnb.timing import Interval, paired_ratio, shifted
+from vosnb.widgets import FigureExplorer
 
 
 # ------------------------------------------------------------------------------------------------ notebook 01
@@ -321,16 +322,9 @@ def plot_assignments(video: Video, traces: Sequence[WriteTrace], step: int, obje
     return fig
 
 
-def assignment_widget(video: Video, traces: Sequence[WriteTrace], object_index: int = 0) -> ipywidgets.VBox:
-    """A slider over the writes of a traced run showing :func:`plot_assignments`; returns an ``ipywidgets.VBox``
-    that has drawn once (so it also runs headless), redrawing in place when the slider moves."""
+def assignment_widget(video: Video, traces: Sequence[WriteTrace], object_index: int = 0) -> FigureExplorer:
+    """A slider over the writes of a traced run showing :func:`plot_assignments`; draws once (so it also runs
+    headless), redrawing in place when the slider moves."""
     slider = ipywidgets.IntSlider(value=0, min=0, max=len(traces) - 1, description="write")
-    out = ipywidgets.Output()
-
-    def redraw(_change: object = None) -> None:
-        out.outputs = ()
-        out.append_display_data(plot_assignments(video, traces, slider.value, object_index))
-
-    slider.observe(redraw, names="value")
-    redraw()
-    return ipywidgets.VBox([slider, out])
+    return FigureExplorer([slider], lambda: plot_assignments(video, traces, slider.value, object_index),
+                          "A slider over SWEM's writes: which pixels each basis takes, write by write.")
