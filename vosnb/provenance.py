@@ -60,17 +60,21 @@ def _git(args: Iterable[str], where: Path) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
+# What `vosnb reproduce` itself writes: a re-recording rewrites these, so they do not make the code "dirty".
+RECORDED_OUTPUTS = (":(top,exclude)results", ":(top,exclude)figures", ":(top,exclude,glob)notebooks/*.ipynb")
+
+
 def git_state(where: Path) -> dict[str, str]:
-    """``git describe --always --dirty`` of the checkout holding ``where`` and, when dirty, a sha256 of
-    ``git diff HEAD`` (the uncommitted change that produced the result); "unknown" outside a checkout."""
-    described = _git(["describe", "--always", "--dirty", "--abbrev=12"], where)
-    if not described:
+    """The commit (12 hex digits) of the checkout holding ``where``, with "-dirty" and a sha256 of the diff when
+    tracked code differs from it; recorded outputs (:data:`RECORDED_OUTPUTS`) are left out, so a re-recording cites
+    the commit of the code that made it. "unknown" outside a checkout."""
+    commit = _git(["rev-parse", "--short=12", "HEAD"], where)
+    if not commit:
         return {"describe": "unknown"}
-    state = {"describe": described.strip()}
-    if state["describe"].endswith("-dirty"):
-        diff = _git(["diff", "HEAD", "--binary"], where) or ""
-        state["diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()[:16]
-    return state
+    diff = _git(["diff", "HEAD", "--binary", "--", ":(top)", *RECORDED_OUTPUTS], where) or ""
+    if not diff:
+        return {"describe": commit.strip()}
+    return {"describe": f"{commit.strip()}-dirty", "diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16]}
 
 
 def dataset_hash(root: str | os.PathLike | None) -> str:
