@@ -134,7 +134,6 @@ if manifest:
 else:
     fig = data_tour.sequence_grid(ctx.data_root, SETTINGS["grid_sequences"], SETTINGS["frames_per_row"])
 ctx.savefig(fig, "frame_grid")
-fig
 
 # %% [markdown]
 # ## 3. Statistics per split
@@ -165,7 +164,6 @@ stats.round(2).T
 source = ctx.val[ctx.val.sequences[0]]
 fig = data_tour.long_video_strip(source, SETTINGS["long_video_passes"])
 ctx.savefig(fig, "long_video")
-fig
 
 # %% [markdown]
 # ## 5. Metric sanity
@@ -194,7 +192,6 @@ sanity[["J&F", "J", "F"]].round(3)
 # %%
 fig = data_tour.plot_metric_sanity(sanity)
 ctx.savefig(fig, "metric_sanity")
-fig
 
 # %% [markdown]
 # ## What next

@@ -133,7 +133,6 @@ SETTINGS
 # %%
 fig = ag.winner_regions_figure(ag.figure2_points(seed))
 ctx.savefig(fig, "fig2_winner_regions")
-fig
 
 # %% [markdown]
 # Move point 0 and add points with the sliders (in a live kernel): a point pushed outwards grabs a sector under the
@@ -185,7 +184,6 @@ for name, row in shares.iterrows():  # the contrast set too: it shows where the 
 # %%
 fig = ag.soft_contribution_figure(ag.figure3_points())
 ctx.savefig(fig, "fig3_soft_contributions")
-fig
 
 # %% [markdown]
 # ## STCN-2: the query norm cancels (App. A, Eq. 5)
@@ -264,7 +262,6 @@ best = {name: sweep.node_max_weights(name) for name in ("dot_ck64", "l2_ck64")}
 fig = Figure(figsize=(6.4, 4.0))
 contrib.plot_contribution_curves(fig.subplots(), best)
 ctx.savefig(fig, "fig4_contribution_curves")
-fig
 
 # %%
 stats4 = pd.DataFrame({name: contrib.contribution_stats(w) for name, w in best.items()}).T
@@ -360,7 +357,6 @@ timing = costs.matching_table(matchings[costs.PAPER_GRID])
 fig = Figure(figsize=(4.5 * len(SETTINGS["matching_parts"]), 3.6))
 costs.plot_matching_times(fig.subplots(1, len(SETTINGS["matching_parts"]), squeeze=False)[0], timing)
 ctx.savefig(fig, "fig5_matching_time_vs_objects")
-fig
 
 # %%
 for (h16, w16), matched in matchings.items():

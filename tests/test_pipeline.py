@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import jupytext
 import matplotlib as mpl
@@ -148,9 +149,9 @@ def test_setup_builds_the_default_synthetic_data_and_binds_everything(repo, buil
     assert torch.equal(seeded, torch.rand(3))
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.plot([0, 1], [1, 0])
-    png, svg = ctx.savefig(fig, "line")
+    assert ctx.savefig(fig, "line") is None  # outside a kernel: written, not displayed, left open
     plt.close(fig)
-    assert png == repo / "figures" / "02_demo" / "line.png" and svg.is_file()
+    assert (repo / "figures" / "02_demo" / "line.png").is_file() and (repo / "figures" / "02_demo" / "line.svg").is_file()
     setup("02_demo", device="cpu")  # the default root is handed to the (idempotent) builder again
     assert built == [expected_data, expected_data]
 
@@ -298,3 +299,21 @@ def test_a_cell_that_never_finishes_stops_the_run_with_an_error_naming_it(tmp_pa
     expected = r"07_slow\.ipynb: cell 2/2 07_slow \| import time did not finish within 3 s"
     with pytest.raises(pipeline.NotebookExecutionError, match=expected):
         pipeline.execute(tmp_path / "07_slow.ipynb", tmp_path / "out.ipynb", {}, progress=False)
+
+
+def test_savefig_in_a_kernel_shows_each_figure_once_and_closes_pyplot_ones(tmp_path, monkeypatch):
+    import IPython.display
+    from matplotlib.figure import Figure
+
+    from vosnb import context
+    shown = []
+    monkeypatch.setattr(context, "_in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    ctx = SimpleNamespace(notebook="02_demo", figures_dir=tmp_path / "figures" / "02_demo")
+    managed, bare = plt.figure(), Figure()
+    for name, fig in (("managed", managed), ("bare", bare)):
+        fig.add_subplot().plot([0, 1])
+        context.NotebookContext.savefig(ctx, fig, name)
+        assert (tmp_path / "figures" / "02_demo" / f"{name}.png").is_file()
+    assert shown == [managed, bare]
+    assert not plt.fignum_exists(managed.number)  # the inline backend will not show it a second time

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
@@ -84,21 +85,35 @@ class NotebookContext:
         self.ledger.save()
         return self.ledger.table()
 
-    def savefig(self, fig: Figure, name: str) -> tuple[Path, Path]:
-        """`vosnb.plotting.savefig` bound to this notebook: figures/<notebook>/<name>.{png,svg}."""
-        return plotting.savefig(fig, name, self.notebook, root=self.figures_dir.parent.parent)
+    def savefig(self, fig: Figure, name: str) -> None:
+        """Write ``fig`` to figures/<notebook>/<name>.{png,svg} (`vosnb.plotting.savefig`) and show it here, once.
+
+        In a notebook kernel the figure is displayed where this is called, whether it was built with pyplot or as a
+        bare `Figure`, and a pyplot figure is then closed so the inline backend does not show it a second time.
+        """
+        plotting.savefig(fig, name, self.notebook, root=self.figures_dir.parent.parent)
+        if _in_kernel():
+            from IPython.display import display
+            display(fig)
+            plt.close(fig)
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where figures and widgets are displayed), False in a script or terminal."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
 def _inline_figures() -> None:
     """In a notebook, show figures inline even when they are built without pyplot (Figure objects returned by
-    vosnb functions); outside IPython this does nothing."""
-    try:
+    vosnb functions); outside a kernel this does nothing."""
+    if _in_kernel():
         from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
-        shell.run_line_magic("matplotlib", "inline")
+        get_ipython().run_line_magic("matplotlib", "inline")
 
 
 def setup(notebook: str, profile: str = "ci", dataset: str = "synthetic", data_root: str | Path | None = None,
