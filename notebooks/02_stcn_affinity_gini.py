@@ -417,6 +417,53 @@ else:
                                "davis2017 -p data_root <DAVIS 2017 root> -p checkpoint <path to stcn.pth>")
 
 # %% [markdown]
+# ## Exercises
+#
+# 1. **Dimension and the dot product.** Under L2 every memory point wins somewhere; under the dot product only the
+#    vertices of the convex hull can. Predict how the share of hull vertices among 1,000 Gaussian points changes
+#    from 2-D to 6-D.
+#
+#    ```python
+#    from scipy.spatial import ConvexHull
+#    for d in (2, 3, 4, 6):
+#        points = ag.random_points(1000, d, seed=seed)
+#        print(d, len(ConvexHull(points).vertices) / len(points))
+#    ```
+#
+#    <details><summary>What you should see</summary>
+#
+#    It grows quickly with the dimension: about 0.8% in 2-D, 4% in 3-D, 9% in 4-D, 29% in 6-D. In 64-D almost
+#    every Gaussian point is a vertex (the contrast set above), so with equal norms the dot product leaves few
+#    points out; what §4.1 of the paper is about is keys of *unequal* norms. Try
+#    `ag.winner_shares(ag.random_points(500, 16, norm_spread=s, seed=1), ag.random_points(5000, 16, norm_spread=s, seed=2))`
+#    for `s` = 0, 0.5 and 1: the lower bound on dot winners falls from about 0.87 to 0.27 to 0.11, and the L2
+#    share stays 1.
+#    </details>
+#
+# 2. **Break Eq. 5.** STCN's L2 affinity drops the query's own norm ‖q‖² because it is the same for every memory
+#    element and a softmax ignores a constant shift. Drop the *memory* norm ‖k‖² instead (that is the dot product)
+#    and predict whether the weights stay the same.
+#
+#    ```python
+#    from vosnb.memory import similarity, softmax_weights
+#    g = torch.Generator().manual_seed(seed)
+#    k = 3 * torch.randn(1, 64, 2000, generator=g, dtype=torch.float64)
+#    q = 3 * torch.randn(1, 64, 500, generator=g, dtype=torch.float64)
+#    per_query = q.pow(2).sum(1, keepdim=True) / 8  # ‖q‖²/√Ck, one number per query
+#    l2 = similarity(k, q, "l2")
+#    print("minus a per-query term:", (softmax_weights(l2) - softmax_weights(l2 - per_query)).abs().max().item())
+#    print("dot product instead:   ", (softmax_weights(l2) - softmax_weights(similarity(k, q, "dot"))).abs().max().item())
+#    ```
+#
+#    <details><summary>What you should see</summary>
+#
+#    Subtracting a per-query term changes the weights only at rounding level (about 3e-15): STCN-2's claim. Using
+#    the dot product changes them completely (a largest difference of 1.0: some queries' winning memory element
+#    changes), because ‖k‖² differs from one memory element to the next. That is the whole difference between
+#    the two similarities.
+#    </details>
+
+# %% [markdown]
 # ## Claims
 # Verdicts come from the catalogue's rules. Where a relative claim does not show on the synthetic data, the
 # sections above give the likely reasons (short clean sequences, a small model, a roomy key space).

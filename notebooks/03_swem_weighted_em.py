@@ -316,6 +316,34 @@ else:
 swem_views.assignment_widget(example, traced[example.name][1].history)
 
 # %% [markdown]
+# ## Exercises
+#
+# 1. **A fixed size, counted.** Predict both columns after 10 writes at the paper's shapes, then count them.
+#
+#    ```python
+#    swem_views.count_features(frames=10).tail(1)
+#    ```
+#
+#    <details><summary>What you should see</summary>
+#
+#    SWEM compares a query with 512 features per object (L = 128 bases per class, as configured for SWEM-6) from
+#    the second write on, at any length: 256 after the first write, 512 after every later one. A memory of every
+#    frame holds 1,620 × 10 = 16,200 (a 30×54 grid per frame). This is a
+#    check of the bank's shapes, not a finding: it cannot come out otherwise when the code is right.
+#    </details>
+#
+# 2. **More bases, better memory?** Before reading the sweep table above, predict how J&F changes as L grows from 16
+#    to 256 bases per class on our 8×14 grid (112 pixels per frame). Then read the table and explain.
+#
+#    <details><summary>What you should see</summary>
+#
+#    J&F falls as L grows (in our run about 69 at L = 16 and 57 at L = 256, on three sequences: read the trend, not
+#    the steps). With more bases than pixels, the bases no longer summarise the frame, and the decoder, trained
+#    with STCN's pixel memory and never with bases, was not trained on what a read of many weak bases gives. The
+#    paper's L = 128 is for 1,620 pixels per frame, about 13 pixels per basis; L = 16 is the closest to that here.
+#    </details>
+
+# %% [markdown]
 # ## Claims
 
 # %%

@@ -294,6 +294,40 @@ else:
 #   does every 5 (~ machine-dependent).
 
 # %% [markdown]
+# ## Exercises
+#
+# 1. **Update the RDE at every frame.** θ is how often the RDE is updated (every θ-th frame). Predict whether θ = 1
+#    beats the paper's θ = 3 on the first ten val sequences, then run it.
+#
+#    ```python
+#    exp_theta = engine.run(models, val[:10], [rde_views.rde_variant("θ=1", theta=1, model="full"),
+#                                              rde_views.rde_variant(rde_views.METHOD, model="full")], device=ctx.device)
+#    exp_theta.jf_difference(rde_views.METHOD, "θ=1", seed=seed)  # θ = 3 minus θ = 1, with its 95% interval
+#    ```
+#
+#    <details><summary>What you should see</summary>
+#
+#    In our run (about 30 s) θ = 1 scored a little higher on average (58.0 against 55.1 J&F), but θ = 3 minus
+#    θ = 1 is −2.7 with a 95% interval of [−8.6, 1.6]: it spans zero, so ten sequences cannot tell the two apart.
+#    The paper picks θ = 3 from θ = 2 … 5 (Table 5) on DAVIS; updating at every frame also means a SAM update at
+#    every frame, and an RDE that mostly repeats the latest frame.
+#    </details>
+#
+# 2. **Does STCN really degrade on long videos?** RDE-VOS Fig. 3 shows STCN's accuracy falling as a video gets
+#    longer while its memory grows. Before reading the long-video tables above, predict the memory held by STCN
+#    every-5 and by RDE at ×20 relative to ×1, and the J&F change of each.
+#
+#    <details><summary>What you should see</summary>
+#
+#    The memory is as the paper says: every-5 holds 16 times its ×1 bytes at ×20 (about 0.46 MB to 7.3 MB in our
+#    run, one frame more every five), the RDE the same 0.34 MB throughout. The accuracy is not: on these 16-frame
+#    clips played back and forth, STCN's J&F was no lower at ×20 (about 69 at ×1, 71 at ×20), and the RDE's moved
+#    by about one point; the claims table gives the verdicts, with their intervals. A likely reason: our clips repeat the same frames, so a large memory holds near-duplicates
+#    of every query, which helps a read rather than confusing it; the paper's effect may need genuinely new
+#    content, drift, or far more frames.
+#    </details>
+
+# %% [markdown]
 # ## Claims
 
 # %%

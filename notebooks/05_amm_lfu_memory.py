@@ -358,6 +358,36 @@ lfu_views.survival_widget(val[0], histories, capacity=2)
 #   few per cent of the read at the paper's shapes.
 
 # %% [markdown]
+# ## Exercises
+#
+# 1. **Capacity.** Before reading the AMM-4 table, predict LFU's J&F at 1, 2, 4 and 8 frames' worth, and what
+#    happens at 8 on these 40-frame videos.
+#
+#    <details><summary>What you should see</summary>
+#
+#    J&F rises with capacity (in our run about 47, 51, 54 and 58.5 on the sweep subset), and at 8 frames' worth it
+#    equals every-5 exactly: every-5 holds at most 8 frames of a 40-frame video, so an LFU memory of 8 frames never
+#    evicts anything and holds the same features.
+#    </details>
+#
+# 2. **Break an assumption: let LFU evict the first frame.** Our LFU, like the paper's, may evict the features of
+#    frame 0, the only frame with a given (true) mask. Compare with `protect_first=True` in the table of the choices
+#    left open, and predict which of the two is closer to first-and-latest.
+#
+#    ```python
+#    lfu_views.run_strategies(model, sweep_videos, {"protected": memory("lfu", capacity=2, protect_first=True),
+#                                                   "defaults": memory("lfu", capacity=2)}, device=ctx.device)
+#    ```
+#
+#    <details><summary>What you should see</summary>
+#
+#    With frame 0 protected, LFU at two frames' worth is first-and-latest in all but name (frame 0 and the newest
+#    write) and scores like it (about 56.6 against 55.8 in our run); the default, which lets the counts evict frame
+#    0's features, scores about 51. On these videos, what the ground-truth frame holds is worth more than what the
+#    usage counts keep, which bears on the AMM-1 comparison above.
+#    </details>
+
+# %% [markdown]
 # ## Claims
 
 # %%

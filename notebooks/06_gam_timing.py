@@ -347,6 +347,36 @@ gam_views.global_widget(picture)
 {label: round(models[label].channel_attention.alpha.item(), 3) for label in ("full", "no MEM")}
 
 # %% [markdown]
+# ## Exercises
+#
+# 1. **Resolution.** The global matrix has `C_N × C_M` entries per object, whatever the frame size. Before reading
+#    the GAM-1 table, predict the global module's memory at 480p, 720p, 1080p and 2K with 5 frames, and STM's.
+#
+#    <details><summary>What you should see</summary>
+#
+#    The state (the matrix) does not change with resolution; the total does, because the read and the update need
+#    the frame's features as intermediates (in our count: 6.6 MiB at 480p, 14.3 at 720p, 32.1 at 1080p, 34.3 at
+#    2K). STM's grows with both resolution and frames, to 3 GiB at 2K with 5 frames. The claims table's GAM-1 rows
+#    separate the state (constant) from the total (not constant): the paper's "independent of resolution" holds for
+#    what is kept, not for what a frame costs.
+#    </details>
+#
+# 2. **Break the equal weights.** GAM-4 checks that the running update (Eq. 2) is the *equal-weight* mean of every
+#    frame's matrix. The notebook already computes a control that weighs later frames more. Predict both gaps
+#    after 400 frames instead of 100.
+#
+#    ```python
+#    gam_views.running_mean_gap(frames=400, seed=seed)
+#    ```
+#
+#    <details><summary>What you should see</summary>
+#
+#    The running update still matches the equal-weight mean to rounding (about 2e-15), and still differs from the
+#    weighted control (about 0.61, up from 0.53 at 100 frames). A memory that forgets old frames, such as an
+#    exponential moving average, would fail GAM-4 in the same way as the control.
+#    </details>
+
+# %% [markdown]
 # ## Claims
 
 # %%
