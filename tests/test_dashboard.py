@@ -13,6 +13,7 @@ from vosnb.claims import INCONCLUSIVE, NOT_RUN, REPRODUCED, Ledger
 from vosnb.errors import ClaimError
 
 REPO = Path(__file__).resolve().parents[1]
+VERDICT, NOTEBOOK = dashboard.COLUMNS.index("verdict"), dashboard.COLUMNS.index("notebook")
 
 
 class Page(HTMLParser):
@@ -102,8 +103,9 @@ def test_records_show_as_the_claims_table_shows_them(results, tmp_path):
     amm = row(page, "AMM-1", "lfu_vs_first_last")
     assert amm["measured"][0] == "1.9 points [-0.5, 3.0]"  # to the precision of the interval, with the unit
     assert amm["verdict"][:2] == (INCONCLUSIVE, f"verdict verdict-{INCONCLUSIVE}")
-    assert amm["evidence"][0] == "finding" and amm["paper"][0] == claims.format_value(
-        claims.load_catalogue()["AMM-1"].rules["lfu_vs_first_last"].paper_value)
+    paper = claims.load_catalogue()["AMM-1"].rules["lfu_vs_first_last"].paper_value
+    assert (amm["setting"][0], amm["evidence"][0], amm["paper"][0]) == ("tiny · synthetic", "finding",
+                                                                        claims.format_value(paper))
     gam = row(page, "GAM-2", "time_ratio")
     assert gam["measured"][0] == "~ 0.420 [~ 0.400, ~ 0.450]"  # a timing keeps the ~ of the claims table
     assert gam["verdict"][:2] == (f"~ {REPRODUCED}", f"verdict verdict-{REPRODUCED}")
@@ -121,7 +123,7 @@ def test_ids_without_a_record_are_not_run_with_the_reason(results, tmp_path):
     assert stcn4[0].startswith(f"{NOT_RUN}: no record in ") and "vosnb reproduce --only 02" in stcn4[0]
     assert stcn4[1] == "verdict verdict-not-run"
     (zoo1,) = page.claims["ZOO-1"]
-    assert zoo1[7][0] == f"{NOT_RUN}: planned: {catalogue['ZOO-1'].planned}"
+    assert zoo1[VERDICT][0] == f"{NOT_RUN}: planned: {catalogue['ZOO-1'].planned}"
     gam3 = row(page, "GAM-3", "davis_time")
     assert gam3["verdict"][0].startswith(f"{NOT_RUN}: needs a GPU; run: vosnb reproduce --only 06")
 
@@ -140,7 +142,7 @@ def test_links_point_at_the_notebook_that_measured(results, tmp_path):
     page = build(results, tmp_path)
     assert row(page, "AMM-1", "lfu_vs_first_last")["notebook"] == ("05_lfu", "", "notebooks/05_lfu.html#claims")
     assert row(page, "STCN-4", "")["notebook"][2] == "notebooks/02_stcn_affinity_gini.html#claims"
-    assert page.claims["ZOO-1"][0][8] == ("—", "", None)  # planned: no notebook yet
+    assert page.claims["ZOO-1"][0][NOTEBOOK] == ("—", "", None)  # planned: no notebook yet
     other = build(results, tmp_path, "--notebook-base", "../book/nb/")
     assert row(other, "GAM-2", "time_ratio")["notebook"][2] == "../book/nb/06_gam.html#claims"
 
@@ -187,8 +189,8 @@ def test_committed_results_list_every_id_and_link_existing_notebooks(tmp_path):
     records = claims.load_results(REPO / "results")
     assert set(page.claims) == set(claims.load_catalogue())
     assert sum(len(rows) for rows in page.claims.values()) == len(records)
-    links = {cells[8][2] for rows in page.claims.values() for cells in rows} - {None}
+    links = {cells[NOTEBOOK][2] for rows in page.claims.values() for cells in rows} - {None}
     assert links and all((REPO / "notebooks" / Path(link.split("#")[0]).with_suffix(".ipynb").name).is_file()
                          for link in links)
-    verdicts = [cells[7][0] for rows in page.claims.values() for cells in rows]
+    verdicts = [cells[VERDICT][0] for rows in page.claims.values() for cells in rows]
     assert verdicts == [r.display_row()["verdict"] for r in records]

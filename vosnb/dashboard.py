@@ -17,10 +17,17 @@ from pathlib import Path
 from vosnb.claims import TIMED, CatalogueEntry, ClaimRecord, committed_results_dir, load_catalogue, load_results
 from vosnb.options import VERDICTS
 from vosnb.plotting import VERDICT_COLORS
-from vosnb.runtime import atomic_path, repo_root
+from vosnb.runtime import atomic_path
 
 NOTEBOOK_BASE = "notebooks/"  # where the book (docs/book) puts the notebook pages, relative to the dashboard
-COLUMNS = ("ID", "sub-claim", "claim", "evidence", "paper", "measured", "rule", "verdict", "notebook")
+COLUMNS = ("ID", "sub-claim", "claim", "setting", "evidence", "paper", "measured", "rule", "verdict", "notebook")
+_WIDTHS = {"ID": 5, "sub-claim": 9, "setting": 11, "evidence": 6, "paper": 6, "measured": 9, "rule": 13,
+           "verdict": 13, "notebook": 12}  # em; the claim takes the rest of the line
+
+def verdict_class(verdict: str) -> str:
+    """The CSS class of a verdict cell, e.g. "verdict-not-run"."""
+    return "verdict-" + verdict.replace(" ", "-")
+
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #111; line-height: 1.35; }
@@ -29,14 +36,12 @@ th, td { border: 1px solid #bbb; padding: 0.25rem 0.45rem; text-align: left; ver
 th { background: #f2f2f2; }
 td.num { text-align: right; }
 tbody.claim { border-top: 2px solid #666; }
-td.verdict { font-weight: 600; white-space: nowrap; }
+table.claims { table-layout: fixed; width: 100%; min-width: 75em; }
+table.claims td { overflow-wrap: anywhere; }
+td.verdict { font-weight: 600; }
+td.rule { font-size: 0.85em; }
 caption { caption-side: top; text-align: left; padding-bottom: 0.3rem; color: #333; }
-""" + "".join(f"td.{'verdict-' + v.replace(' ', '-')} {{ background: {VERDICT_COLORS[v]}; }}\n" for v in VERDICTS)
-
-
-def verdict_class(verdict: str) -> str:
-    """The CSS class of a verdict cell, e.g. "verdict-not-run"."""
-    return "verdict-" + verdict.replace(" ", "-")
+""" + "".join(f"td.{verdict_class(v)} {{ background: {VERDICT_COLORS[v]}; }}\n" for v in VERDICTS)
 
 
 def notebook_href(notebook: str, base: str = NOTEBOOK_BASE) -> str:
@@ -50,8 +55,9 @@ def _cell(text: str, cls: str = "") -> str:
 
 
 def _row(record: ClaimRecord, notebook_base: str) -> str:
-    shown = {**record.display_row(), "claim": record.claim}  # the dashboard has room for the whole claim
-    cells = [_cell(shown[c]) for c in COLUMNS[:-2]]
+    shown = {**record.display_row(), "claim": record.claim,  # the dashboard has room for the whole claim
+             "setting": " · ".join(x for x in (record.model, record.dataset) if x)}  # tells apart repeated rows
+    cells = [_cell(shown[c], "rule" if c == "rule" else "") for c in COLUMNS[:-2]]
     cells.append(_cell(shown["verdict"], f"verdict {verdict_class(record.verdict)}"))
     link = (f'<a href="{html.escape(notebook_href(record.notebook, notebook_base))}">{html.escape(record.notebook)}</a>'
             if record.notebook else "—")
@@ -80,7 +86,8 @@ def render(records: Sequence[ClaimRecord], catalogue: Mapping[str, CatalogueEntr
     by_paper: dict[str, list[ClaimRecord]] = {}
     for r in records:
         by_paper.setdefault(catalogue[r.id].paper, []).append(r)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    head = ("<colgroup>" + "".join(f'<col style="width: {_WIDTHS[c]}em">' if c in _WIDTHS else "<col>" for c in COLUMNS)
+            + "</colgroup><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS) + "</tr></thead>")
     sections = []
     for paper, paper_records in by_paper.items():
         by_id: dict[str, list[ClaimRecord]] = {}
@@ -90,7 +97,7 @@ def render(records: Sequence[ClaimRecord], catalogue: Mapping[str, CatalogueEntr
                          f'{"".join(_row(r, notebook_base) for r in rows)}</tbody>' for claim_id, rows in by_id.items())
         title = f"{paper} — {catalogue[paper_records[0].id].paper_title}"
         sections.append(f'<section id="paper-{paper}"><h2>{html.escape(title)}</h2>'
-                        f'<table class="claims"><thead><tr>{head}</tr></thead>{bodies}</table></section>')
+                        f'<table class="claims">{head}{bodies}</table></section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>vosnb claims dashboard</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
@@ -108,11 +115,11 @@ def write_dashboard(out: Path, results_dir: Path, notebook_base: str = NOTEBOOK_
     """Render the dashboard of `results_dir` and write it to `out` atomically (nothing is written when a results
     file is bad: the ClaimError names it); return `out`."""
     catalogue = load_catalogue() if catalogue is None else catalogue
-    try:
-        source = str(Path(results_dir).resolve().relative_to(repo_root()))
+    try:  # relative to the working folder where it can be: the page names no path of the machine that built it
+        results_dir = Path(results_dir).resolve().relative_to(Path.cwd())
     except ValueError:
-        source = str(results_dir)
-    page = render(load_results(results_dir, catalogue), catalogue, notebook_base, source=source)
+        pass
+    page = render(load_results(results_dir, catalogue), catalogue, notebook_base, source=f"{results_dir}/")
     with atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(out)
