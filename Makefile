@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vosnb-installed
+BOOK_VENV := .venv-book
+BOOK_STAMP := $(BOOK_VENV)/.book-installed
 PROFILE ?= ci
 DATASET ?= synthetic
 DATA_ROOT ?=
@@ -10,7 +12,7 @@ DEVICE ?= auto
 ONLY ?=
 SYNTH_ROOT := data/synthetic
 
-.PHONY: install data reproduce test notebooks train bench clean
+.PHONY: install data reproduce test notebooks train bench book clean
 
 install: $(STAMP)
 
@@ -46,6 +48,25 @@ train: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# The book's tooling (Sphinx, MyST-NB) lives in its own venv: .venv stays exactly at requirements.txt.
+$(BOOK_STAMP): requirements-book.txt
+	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	$(BOOK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BOOK_VENV)/bin/python -m pip install -q -r requirements-book.txt
+	touch $@
+
+# The committed notebooks as a static site, never re-executed (build/book/index.html), with the claims dashboard.
+# Sphinx reads build/book-src: links to docs/book/index.md and to notebooks/, so nothing is copied.
+book: $(STAMP) $(BOOK_STAMP)
+	rm -rf build/book build/book-src build/book-doctrees build/jupyter_execute
+	mkdir -p build/book-src
+	ln -s $(CURDIR)/docs/book/index.md build/book-src/index.md
+	ln -s $(CURDIR)/notebooks build/book-src/notebooks
+	$(BOOK_VENV)/bin/sphinx-build -W --keep-going -q -b html -c docs/book -d build/book-doctrees \
+		build/book-src build/book
+	PYTHONPATH=$(CURDIR) $(BIN)/vosnb dashboard --out build/book/dashboard.html --notebook-base notebooks/
+	@echo "open build/book/index.html"
 
 clean:
 	rm -rf build $(SYNTH_ROOT)

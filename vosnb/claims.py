@@ -690,7 +690,7 @@ def _default_results_dir() -> Path:
     return output_root() / "results"
 
 
-def _committed_results_dir() -> Path:
+def committed_results_dir() -> Path:
     """What `vosnb claims` reads by default: `$VOSNB_OUTPUT_ROOT/results` when set, else the repository's results/
     (the committed ledger)."""
     override = os.environ.get(OUTPUT_ROOT_ENV)
@@ -922,7 +922,7 @@ def run(args: argparse.Namespace) -> int:
     if args.paper is not None and args.paper.upper() not in {e.paper for e in catalogue.values()}:
         raise ClaimError(f"--paper {args.paper}: no such paper; one of "
                          f"{', '.join(dict.fromkeys(e.paper for e in catalogue.values()))}")
-    results_dir = args.results if args.results is not None else _committed_results_dir()
+    results_dir = args.results if args.results is not None else committed_results_dir()
     records = select(load_results(results_dir, catalogue), catalogue, notebook=args.notebook, paper=args.paper,
                      verdict=args.verdict)
     if args.format == "json":

@@ -72,6 +72,13 @@ def _claims(parser: argparse.ArgumentParser) -> None:
                         help="print the catalogue as markdown (the source of vosnb/CLAIMS.md) and exit")
 
 
+def _dashboard(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, type=Path, help="HTML file to write (replaced atomically)")
+    parser.add_argument("--results", type=Path, default=None, help="folder of <notebook>.jsonl (default: results/)")
+    parser.add_argument("--notebook-base", default="notebooks/",
+                        help="link prefix of the notebook pages, relative to the page (default: %(default)s)")
+
+
 def _reproduce(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=PROFILES, default="ci",
                         help="ci: minutes on a 2-core CPU (default); full: paper scale")
@@ -116,6 +123,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], N
     (("data", "download"), "vosnb.data.download", _download, "download, verify and extract DAVIS 2017 trainval 480p"),
     (("eval",), "vosnb.metrics", _eval, "score DAVIS-layout predictions against ground truth (J, F, recall, decay)"),
     (("claims",), "vosnb.claims", _claims, "print the claims ledger"),
+    (("dashboard",), "vosnb.dashboard", _dashboard, "write the claims ledger as one self-contained HTML page"),
     (("reproduce",), "vosnb.pipeline", _reproduce, "execute the notebooks in order with papermill"),
     (("infer",), "vosnb.inference", _infer, "propagate a model over a data set and write DAVIS-layout predictions"),
     (("train",), "vosnb.train", _train, "train a small STCN or RDE-VOS variant from a config file"),
