@@ -37,8 +37,9 @@ reproduce: data
 notebooks: data
 	$(BIN)/vosnb reproduce --profile ci --in-place
 
+# PYTEST_ARGS: extra pytest arguments, e.g. PYTEST_ARGS='-m "not browser"' where no Chromium is installed.
 test: data
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
 
 # STCN configs first: the RDE configs start from their checkpoints (init_from).
 TRAIN_CONFIGS := $(wildcard configs/train/stcn_*.yaml) $(filter-out configs/train/stcn_%,$(wildcard configs/train/*.yaml))

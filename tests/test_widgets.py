@@ -32,8 +32,10 @@ def test_the_fallback_text_says_what_the_widget_does_and_to_run_the_cell():
 def test_it_draws_once_then_on_every_move_replacing_the_figure():
     explorer, slider, drawn = _explorer()
     assert drawn == [2] and len(explorer.out.outputs) == 1
+    first = explorer.out.outputs[0]["data"]["image/png"]
     slider.value = 4
     assert drawn == [2, 4] and len(explorer.out.outputs) == 1
+    assert explorer.out.outputs[0]["data"]["image/png"] != first  # a PNG, redrawn for the new value
     assert explorer.children == (slider, explorer.out)
 
 

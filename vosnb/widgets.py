@@ -7,11 +7,13 @@ life. Static renderings (the book, nbviewer) draw it from the widget state saved
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets
 import matplotlib.pyplot as plt
+from IPython.display import Image
 from matplotlib.figure import Figure
 
 
@@ -35,11 +37,14 @@ class FigureExplorer(ipywidgets.VBox):
         self.redraw()
 
     def redraw(self, _change: object = None) -> None:
-        """Replace the shown figure with ``draw()`` for the controls' current values."""
+        """Replace the shown figure with ``draw()`` for the controls' current values, as a PNG (whatever the
+        kernel's matplotlib formatters are: without `%matplotlib inline` a Figure would show as its repr)."""
         fig = self._draw()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)  # the PNG lives on in the Output; leave no pyplot state behind
         self.out.outputs = ()
-        self.out.append_display_data(fig)
-        plt.close(fig)  # the figure lives on in the Output; leave no pyplot state behind
+        self.out.append_display_data(Image(data=buffer.getvalue(), format="png"))
 
     def fallback_text(self) -> str:
         """What a reader sees where the widget cannot be drawn (a saved notebook before its cell has run)."""
