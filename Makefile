@@ -62,6 +62,7 @@ $(BOOK_STAMP): requirements-book.txt
 book: $(STAMP) $(BOOK_STAMP)
 	rm -rf build/book build/book-src build/book-doctrees build/jupyter_execute
 	mkdir -p build/book-src
+	$(BOOK_VENV)/bin/python docs/book/widget_js.py build/book-js
 	ln -s $(CURDIR)/docs/book/index.md build/book-src/index.md
 	ln -s $(CURDIR)/notebooks build/book-src/notebooks
 	$(BOOK_VENV)/bin/sphinx-build -W --keep-going -q -b html -c docs/book -d build/book-doctrees \
