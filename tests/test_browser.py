@@ -144,6 +144,8 @@ def test_saved_notebook_shows_no_widget_repr_and_no_error(lab, page, path):
     outputs = page.locator(".jp-OutputArea-output")
     outputs.last.wait_for()
     text = "\n".join(outputs.all_inner_texts())
+    if saved_figure_widgets(path):  # the screenshot shows what a student sees of the first figure widget
+        page.get_by_text("[interactive figure]").first.scroll_into_view_if_needed()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{path.stem}.png")
     assert not [r for r in WIDGET_REPRS if r in text], f"{path.name}: a widget's Python repr is shown"
