@@ -6,7 +6,7 @@ JupyterLab (127.0.0.1, a random token, a temporary copy of the notebooks, its ow
 stops only that server. A screenshot per notebook goes to ``build/browser/``.
 
 It needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it). Without a browser it fails
-with that message: a user without one deselects it, ``make test PYTEST_ARGS='-m "not browser"'``.
+with that message: a user without one deselects it, ``make test TEST_MARKERS='not isa and not browser'``.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def chromium_path() -> str:
     found = os.environ.get("VOSNB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
         pytest.fail("No Chromium for the browser test: install Debian's package (`apt-get install chromium`), or set "
-                    "VOSNB_CHROMIUM to a Chromium binary, or deselect it: make test PYTEST_ARGS='-m \"not browser\"'",
+                    "VOSNB_CHROMIUM to a Chromium binary, or deselect it: make test TEST_MARKERS='not isa and not browser'",
                     pytrace=False)
     return found
 
