@@ -12,7 +12,7 @@ DEVICE ?= auto
 ONLY ?=
 SYNTH_ROOT := data/synthetic
 
-.PHONY: install data reproduce test notebooks train bench book clean
+.PHONY: install data reproduce test check-isa notebooks train bench book clean
 
 install: $(STAMP)
 
@@ -37,9 +37,16 @@ reproduce: data
 notebooks: data
 	$(BIN)/vosnb reproduce --profile ci --in-place
 
-# PYTEST_ARGS: extra pytest arguments, e.g. PYTEST_ARGS='-m "not browser"' where no Chromium is installed.
+# TEST_MARKERS: which marked tests run, e.g. TEST_MARKERS='not isa and not browser' where no Chromium is installed.
+TEST_MARKERS ?= not isa
 test: data
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider \
+		-m "$(TEST_MARKERS)"
+
+# Before committing re-recorded outputs: every committed record, re-measured on the other instruction-set path,
+# must show the same value and verdict (tests/test_isa_stability.py; it re-executes all claim notebooks).
+check-isa: data
+	$(BIN)/python -m pytest tests/test_isa_stability.py -m isa -p no:cacheprovider
 
 # STCN configs first: the RDE configs start from their checkpoints (init_from).
 TRAIN_CONFIGS := $(wildcard configs/train/stcn_*.yaml) $(filter-out configs/train/stcn_%,$(wildcard configs/train/*.yaml))
@@ -62,6 +69,7 @@ $(BOOK_STAMP): requirements-book.txt
 book: $(STAMP) $(BOOK_STAMP)
 	rm -rf build/book build/book-src build/book-doctrees build/jupyter_execute
 	mkdir -p build/book-src
+	$(BOOK_VENV)/bin/python docs/book/widget_js.py build/book-js
 	ln -s $(CURDIR)/docs/book/index.md build/book-src/index.md
 	ln -s $(CURDIR)/notebooks build/book-src/notebooks
 	$(BOOK_VENV)/bin/sphinx-build -W --keep-going -q -b html -c docs/book -d build/book-doctrees \

@@ -6,7 +6,7 @@ JupyterLab (127.0.0.1, a random token, a temporary copy of the notebooks, its ow
 stops only that server. A screenshot per notebook goes to ``build/browser/``.
 
 It needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it). Without a browser it fails
-with that message: a user without one deselects it, ``make test PYTEST_ARGS='-m "not browser"'``.
+with that message: a user without one deselects it, ``make test TEST_MARKERS='not isa and not browser'``.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def chromium_path() -> str:
     found = os.environ.get("VOSNB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
         pytest.fail("No Chromium for the browser test: install Debian's package (`apt-get install chromium`), or set "
-                    "VOSNB_CHROMIUM to a Chromium binary, or deselect it: make test PYTEST_ARGS='-m \"not browser\"'",
+                    "VOSNB_CHROMIUM to a Chromium binary, or deselect it: make test TEST_MARKERS='not isa and not browser'",
                     pytrace=False)
     return found
 
@@ -144,6 +144,8 @@ def test_saved_notebook_shows_no_widget_repr_and_no_error(lab, page, path):
     outputs = page.locator(".jp-OutputArea-output")
     outputs.last.wait_for()
     text = "\n".join(outputs.all_inner_texts())
+    if saved_figure_widgets(path):  # the screenshot shows what a student sees of the first figure widget
+        page.get_by_text("[interactive figure]").first.scroll_into_view_if_needed()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{path.stem}.png")
     assert not [r for r in WIDGET_REPRS if r in text], f"{path.name}: a widget's Python repr is shown"

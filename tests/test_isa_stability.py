@@ -5,7 +5,8 @@ nbval compares the committed notebooks with a fresh run on the CI machine, which
 (`vosnb.runtime.ci_numerics_env`); where the pin does not reach (another CPU model, another library build), last
 bits can still differ. This test re-executes the notebooks that record claims with the *other* path
 (`VOSNB_CI_ISA`) into a temporary folder, so a record that is not stable to its displayed precision fails here,
-on the developer's machine, before it fails CI elsewhere. Of a record marked machine-dependent (a round-off
+on the developer's machine, before it fails CI elsewhere. It re-executes every claim notebook, as long as nbval
+does, so it runs as `make check-isa` (before committing re-recorded outputs), not in `make test`. Of a record marked machine-dependent (a round-off
 residual) only the verdict is compared, and of a single timing nothing: nbval sanitises the same parts.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ def shown(record: dict) -> tuple[str, str, str]:
     return value, str(interval), record["verdict"]
 
 
+@pytest.mark.isa
 def test_committed_claims_survive_the_other_instruction_set(tmp_path):
     committed = committed_records()
     assert committed, "no results/*.jsonl committed"

@@ -13,6 +13,11 @@ html_title = "vosnb"
 html_show_sourcelink = False
 html_copy_source = False
 
-# Widgets: MyST-NB embeds each notebook's saved widget state and, on pages that have some, loads require.js and
-# @jupyter-widgets/html-manager from a CDN to draw them (its default `nb_ipywidgets_js`). Offline a widget's place
-# stays empty; the prose, tables and saved figures do not need it.
+# Widgets: MyST-NB embeds each notebook's saved widget state and, on pages that have some, loads RequireJS and the
+# widget manager (@jupyter-widgets/html-manager) to draw them. By default both come from public CDNs; here they are
+# served with the site (`make book` fetches them once, sha512-checked, with docs/book/widget_js.py), so a widget's
+# saved view draws without network.
+from pathlib import Path  # noqa: E402
+
+html_static_path = [str(Path(__file__).resolve().parents[2] / "build" / "book-js")]
+nb_ipywidgets_js = {"require.js": {}, "embed-amd.js": {}}  # paths under _static/
