@@ -99,7 +99,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start: {(root / 'lab.log').read_text()[-2000:]}")
                 time.sleep(0.5)
-        yield f"{base}/lab/tree/{{name}}?token={token}"
+        yield f"{base}/lab/tree/{{name}}?reset&token={token}"  # reset: only this notebook open
     finally:
         server.terminate()
         try:
@@ -125,10 +125,13 @@ def page(browser):
     context.close()
 
 
-def open_notebook(page, lab: str, name: str) -> None:
+def open_notebook(page, lab: str, name: str):
+    """Open ``name`` alone in JupyterLab; return the locator of its (visible) notebook panel."""
     page.goto(lab.format(name=name))
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
     page.wait_for_load_state("networkidle")
+    return panel
 
 
 def saved_figure_widgets(path: Path) -> int:
@@ -140,41 +143,42 @@ def saved_figure_widgets(path: Path) -> int:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_saved_notebook_shows_no_widget_repr_and_no_error(lab, page, path):
-    open_notebook(page, lab, path.name)
-    outputs = page.locator(".jp-OutputArea-output")
+    panel = open_notebook(page, lab, path.name)
+    outputs = panel.locator(".jp-OutputArea-output")
     outputs.last.wait_for()
     text = "\n".join(outputs.all_inner_texts())
     if saved_figure_widgets(path):  # the screenshot shows what a student sees of the first figure widget
-        page.get_by_text("[interactive figure]").first.scroll_into_view_if_needed()
+        panel.get_by_text("[interactive figure]").first.scroll_into_view_if_needed()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{path.stem}.png")
     assert not [r for r in WIDGET_REPRS if r in text], f"{path.name}: a widget's Python repr is shown"
     assert "Traceback (most recent call last)" not in text, f"{path.name}: an error output is shown"
-    assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    assert panel.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
     assert text.count("[interactive figure]") == saved_figure_widgets(path), \
         f"{path.name}: every saved figure widget should show its one-sentence fallback"
 
 
 def test_a_widget_run_in_a_kernel_redraws_when_its_control_moves(lab, page):
-    open_notebook(page, lab, "widget_check.ipynb")
+    panel = open_notebook(page, lab, "widget_check.ipynb")
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # the kernel is up
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
-    figure = page.locator(".widget-output img").first
+    figure = panel.locator(".widget-output img").first
     figure.wait_for(timeout=120_000)
     before = figure.get_attribute("src")
-    readout = page.locator(".widget-readout").last  # "added points": type a new value, as a student can
+    readout = panel.locator(".widget-readout").last  # "added points": type a new value, as a student can
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type("12")
     page.keyboard.press("Enter")
-    page.wait_for_function("s => { const i = document.querySelector('.widget-output img');"
+    page.wait_for_function("s => { const i = document.querySelector("
+                           "'.jp-NotebookPanel:not(.lm-mod-hidden) .widget-output img');"
                            " return i !== null && i.getAttribute('src') !== s; }", arg=before, timeout=30_000)
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=30_000)
     assert figure.get_attribute("src") != before
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "widget_check.png")
-    assert "[interactive figure]" not in page.locator(".jp-OutputArea-output").last.inner_text()
+    assert "[interactive figure]" not in panel.locator(".jp-OutputArea-output").last.inner_text()
 
 
 def test_dashboard_page_lists_every_catalogue_id(page, tmp_path):
