@@ -91,3 +91,15 @@ def test_clip_keeps_frames_and_refuses_late_objects(videos):
     late = Video.from_arrays("late", np.zeros((6, 8, 8, 3), np.uint8), masks, first_frame={1: 4})
     with pytest.raises(DataError, match="objects starting later"):
         clip(late, 3)
+
+
+def test_keys_widget_redraws_the_picture_of_the_chosen_update(model, videos):
+    probe = rde_views.RDEProbe({"similarity": "l2", "top_k": 20, "model": model}, {"theta": 2})
+    exp = run(model, videos[:1], [Variant("RDE", probe)], keep=True, warmup=False, score=False, device="cpu",
+              progress=False)
+    widget = rde_views.keys_widget(videos[0], exp.runs[("RDE", videos[0].name)].masks, probe.keys[0])
+    slider, out = widget.children
+    assert slider.value == sorted(probe.keys[0])[1] and len(out.outputs) == 1
+    shown = out.outputs[0]["data"]["image/png"]
+    slider.value = sorted(probe.keys[0])[-1]
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != shown  # another update's picture

@@ -10,7 +10,7 @@ import torch
 
 from vosnb.analysis import gam_views
 from vosnb.analysis.memory_costs import analytic_cost
-from vosnb.data import Video
+from vosnb.data import SequenceConfig, Video, make_sequence
 from vosnb.errors import VosnbError
 from vosnb.inference import propagate
 from vosnb.memory.global_attention import (GlobalAttentionMemory, attention_matrix, read_matrix)
@@ -187,3 +187,15 @@ def test_frame_step_runs_the_whole_model_at_any_size():
     model = GAM.small(key_dim=16)
     probs = gam_views.frame_step(model, height=40, width=50, objects=2)()
     assert probs.shape == (1, 2, 48, 64) and (probs >= 0).all() and (probs <= 1).all()
+
+
+def test_global_widget_redraws_the_matrix_after_the_chosen_frame():
+    torch.manual_seed(0)
+    frames, masks, _ = make_sequence(SequenceConfig(length=5, height=32, width=48, n_objects=1), seed=2)
+    picture = gam_views.record_run(GAM.small(key_dim=8).eval(), Video.from_arrays("toy", frames, masks))
+    widget = gam_views.global_widget(picture)
+    slider, out = widget.children
+    assert slider.value == len(picture.matrices) and len(out.outputs) == 1
+    shown = out.outputs[0]["data"]["image/png"]
+    slider.value = 1
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != shown  # the matrix after frame 1

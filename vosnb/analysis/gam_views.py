@@ -366,8 +366,8 @@ def plot_global_step(run: GlobalRun, t: int, object_index: int = 0) -> Figure:
     axes[0].set_title(f"frame {t}: prediction")
     for k in range(matrix.shape[0]):
         spectrum = torch.linalg.svdvals(matrix[k].double())
-        spectrum = (spectrum / spectrum.sum()).numpy()
-        axes[1].plot(np.arange(1, 11), spectrum[:10], "o-", ms=3,
+        spectrum = (spectrum / spectrum.sum()).numpy()[:10]  # the 10 largest (all of them for a smaller C_N)
+        axes[1].plot(np.arange(1, len(spectrum) + 1), spectrum, "o-", ms=3,
                      color=DAVIS_PALETTE[video.object_ids[k]] / 255, label=f"object {video.object_ids[k]}")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("singular value index")
