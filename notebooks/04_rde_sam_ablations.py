@@ -309,8 +309,8 @@ else:
 #
 #    In our run (about 30 s) θ = 1 scored a little higher on average (58.0 against 55.1 J&F), but θ = 3 minus
 #    θ = 1 is −2.7 with a 95% interval of [−8.6, 1.6]: it spans zero, so ten sequences cannot tell the two apart.
-#    The paper picks θ = 3 from θ = 2 … 5 (Table 5) on DAVIS; updating at every frame also means a SAM update at
-#    every frame, and an RDE that mostly repeats the latest frame.
+#    The paper picks θ = 3 from θ = 2 … 5 (Table 5) on DAVIS; updating at every frame also costs a SAM update at
+#    every frame, the most expensive memory operation timed under RDE-6.
 #    </details>
 #
 # 2. **Does STCN really degrade on long videos?** RDE-VOS Fig. 3 shows STCN's accuracy falling as a video gets
