@@ -310,10 +310,14 @@ else:
 # ## Watch the bases (teaching)
 # Step through the writes of a distractor video: which of the object's fg and bg bases takes each pixel (a basis
 # keeps its colour from frame to frame: the `update` bank continues from its previous state), and the adaptive
-# weights. Frame 0 builds the `first` bank from random bases; later frames refine `update`.
+# weights. Frame 0 builds the `first` bank from random bases; later frames refine `update`. The figure is the write
+# halfway through the video (its frame in the title), saved as `figures/03_swem_weighted_em/bases_assignments.png`;
+# the slider (in a live kernel) steps through every write.
 
 # %%
-swem_views.assignment_widget(example, traced[example.name][1].history)
+writes = traced[example.name][1].history
+ctx.savefig(swem_views.plot_assignments(example, writes, len(writes) // 2), "bases_assignments")
+swem_views.assignment_widget(example, writes)
 
 # %% [markdown]
 # ## Exercises

@@ -1,7 +1,10 @@
 """The notebooks' one widget: a saved notebook shows a sentence, not a Python repr, before its cell has run."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import ipywidgets
+import nbformat
 import pytest
 from matplotlib.figure import Figure
 
@@ -45,3 +48,19 @@ def test_two_controls_share_a_row_and_none_is_an_error():
     assert explorer.children[0].children == (a, b)
     with pytest.raises(ValueError, match="at least one control"):
         FigureExplorer([], Figure, "None.")
+
+
+def test_every_saved_figure_widget_has_a_static_figure_beside_it():
+    """Where JupyterLab shows a saved widget's one-sentence fallback, the same cell or the code cell before it
+    shows the figure as a PNG, so a reader who runs nothing still sees the content."""
+    def pngs(cell) -> int:
+        return sum("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+
+    missing = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        code = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+        for i, cell in enumerate(code):
+            widgets = [o for o in cell.outputs if o.get("data", {}).get("text/plain", "").startswith("[interactive")]
+            if widgets and not (pngs(cell) or (i and pngs(code[i - 1]))):
+                missing.append(f"{path.name}: {cell.source.splitlines()[-1]}")
+    assert not missing, f"figure widgets without a static figure beside them: {missing}"
