@@ -494,6 +494,12 @@ def test_sanitiser_hides_addresses_and_progress_bars():
     assert sanitise("J&F 85.4 [84.1, 86.0]") == "J&F 85.4 [84.1, 86.0]"
 
 
+def test_sanitiser_reads_an_interval_the_same_whatever_its_digits():
+    """A timing interval shown with integer ends keeps its comma (CI once saw "[~ T ~ T]" against "[~ T, ~ T]")."""
+    shown = {sanitise(t) for t in ("~ 0 ms [~ -7, ~ 9]", "~ 2.4 ms [~ -8.5, ~ 13]", "~ 1,669 ms [~ 1,533, ~ 1,873]")}
+    assert shown == {"~ T ms [~ T, ~ T]"}
+
+
 # ------------------------------------------------------------------------------------------------ vosnb claims
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
