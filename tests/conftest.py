@@ -84,3 +84,26 @@ def tiny_youtube_root(tmp_path: Path) -> Path:
             write_mask(split / "Annotations" / "seq" / f"{stem}.png", only_new)
     (split / "meta.json").write_text(json.dumps({"videos": {"seq": {"objects": objects}}}))
     return root
+
+
+def drive_bank(bank, n_frames: int, *, key_dim: int = 8, value_dim: int = 3, grid: tuple[int, int] = (3, 4),
+               objects: int = 2, seed: int = 1) -> list:
+    """Read then (maybe) write each of ``n_frames`` random frames, as propagate does; return the readouts."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    outs = []
+    for t in range(n_frames):
+        query = torch.randn(key_dim, *grid, generator=g)
+        if t:
+            outs.append(bank.read(query).values)
+        key, values = torch.randn(key_dim, *grid, generator=g), torch.randn(objects, value_dim, *grid, generator=g)
+        if bank.should_write(t):
+            bank.write(t, key, values, None)
+    return outs
+
+
+@pytest.fixture
+def drive() -> Callable[..., list]:
+    """:func:`drive_bank`: feed a memory bank random frames as propagation does."""
+    return drive_bank

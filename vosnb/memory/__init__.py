@@ -19,6 +19,7 @@ _STRATEGIES: dict[str, tuple[str, str]] = {
     "lfu": ("vosnb.memory.lfu", "LFUMemory"),
     "rde": ("vosnb.memory.rde", "RDEMemory"),
     "swem": ("vosnb.memory.swem", "SWEMMemory"),
+    "xmem": ("vosnb.memory.xmem", "XMemMemory"),
 }
 
 

@@ -108,9 +108,17 @@ class KeyValueMemory:
 
     def append(self, frame_index: int, key: Tensor, values: Tensor) -> None:
         """Add one frame's elements permanently."""
-        k, v = self._flatten(key, values)
-        self.elements_per_frame = k.shape[1]
-        frames = torch.full((k.shape[1],), frame_index, dtype=torch.long, device=k.device)
+        self.append_frames([frame_index], [key], [values])
+
+    def append_frames(self, frame_indices: list[int], keys: list[Tensor], values: list[Tensor]) -> None:
+        """Add several frames' elements permanently, with one concatenation (a memory of hundreds of frames at the
+        paper's shapes is built without copying it once per frame)."""
+        flat = [self._flatten(key, value) for key, value in zip(keys, values, strict=True)]
+        k = flat[0][0] if len(flat) == 1 else torch.cat([f[0] for f in flat], 1)
+        v = flat[0][1] if len(flat) == 1 else torch.cat([f[1] for f in flat], 0)
+        self.elements_per_frame = flat[0][0].shape[1]
+        frames = torch.tensor(frame_indices, dtype=torch.long, device=k.device).repeat_interleave(
+            self.elements_per_frame)
         if self.keys is None:
             self.keys, self.value_rows, self.frame_of = k, v, frames
         else:
