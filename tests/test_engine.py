@@ -93,8 +93,21 @@ def test_long_video_passes_equal_separate_runs(model, videos):
     grow = passes[passes["variant"] == "every2"].sort_values("pass")["memory bytes"].to_numpy()
     flat = passes[passes["variant"] == "first_last"].sort_values("pass")["memory bytes"].to_numpy()
     assert (np.diff(grow) > 0).all() and (np.diff(flat) == 0).all()
+    assert result.pass_change("every2", 3, "memory bytes").estimate == pytest.approx(grow[2] / grow[0] - 1)
+    assert result.pass_change("first_last", 3, "memory bytes").estimate == 0
     by_length = result.by_length((1, 3))
     assert set(by_length["multiplier"]) == {1, 3}
     one = long_video(model, videos[:1], VARIANTS[:2], multipliers=(1,), device="cpu", progress=False)
     first = passes[(passes["pass"] == 1)].set_index("variant")["J&F"]
     assert one.passes.set_index("variant")["J&F"].to_dict() == pytest.approx(first.to_dict())
+
+
+def test_long_video_scores_a_pass_for_the_objects_of_the_first_frame(model, videos):
+    """A backward pass starts on the clip's last frame; where no object shows there, the pass is still scored for
+    the video's objects (not for none, which would reject every predicted id)."""
+    frames = np.stack([videos[0].frame(t) for t in range(len(videos[0]))])
+    masks = np.stack([videos[0].mask(t) for t in range(len(videos[0]))])
+    masks[-1] = 0  # both objects hidden on the last frame
+    hidden = Video.from_arrays("hidden", frames, masks, first_frame={1: 0, 2: 0})
+    result = long_video(model, [hidden], VARIANTS[:1], multipliers=(2,), device="cpu", progress=False)
+    assert sorted(result.passes["pass"]) == [1, 2] and result.passes["J&F"].notna().all()

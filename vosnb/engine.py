@@ -259,10 +259,11 @@ class LongVideoResult:
         return {variant: group.groupby("sequence", sort=False)["J&F"].mean()
                 for variant, group in rows.groupby("variant", sort=False)}
 
-    def pass_change(self, variant: str, last: int) -> Interval:
-        """Relative change of the per-frame time from pass 1 to pass ``last``: per (sequence, repeat) the ratio of
-        the two passes' median ms, then the median of those ratios minus 1 with its order-statistic interval."""
-        rows = self.passes[self.passes["variant"] == variant].set_index(["sequence", "repeat", "pass"])["ms per frame"]
+    def pass_change(self, variant: str, last: int, column: str = "ms per frame") -> Interval:
+        """Relative change from pass 1 to pass ``last`` of the per-frame time (or another column of ``passes``, e.g.
+        ``"memory bytes"``): per (sequence, repeat) the ratio of the two passes' values, then the median of those
+        ratios minus 1 with its order-statistic interval."""
+        rows = self.passes[self.passes["variant"] == variant].set_index(["sequence", "repeat", "pass"])[column]
         first = rows.xs(1, level="pass")
         final = rows.xs(last, level="pass").reindex(first.index)
         interval = paired_ratio(final.to_numpy(), first.to_numpy())
@@ -292,7 +293,8 @@ def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: 
                                        & (experiment.frames["sequence"] == long.name)]
             for p in range(1, longest + 1):
                 span = slice((p - 1) * length, p * length)
-                jf = 100 * float(summarize(evaluate_sequence(gt[span], masks[span], long.name))["J&F-Mean"])
+                scores = evaluate_sequence(gt[span], masks[span], long.name, first_gt=gt[0])
+                jf = 100 * float(summarize(scores)["J&F-Mean"])
                 in_pass = frames[(frames["frame"] >= span.start) & (frames["frame"] < span.stop)]
                 for repeat, group in in_pass.groupby("repeat"):
                     rows.append({"variant": v.name, "sequence": video.name, "repeat": int(repeat), "pass": p,

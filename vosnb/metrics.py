@@ -159,11 +159,14 @@ def _frame_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 # Sequences and data sets
 # ---------------------------------------------------------------------------------------------------------------
-def evaluate_sequence(gt: np.ndarray, pred: np.ndarray, sequence: str) -> pd.DataFrame:
+def evaluate_sequence(gt: np.ndarray, pred: np.ndarray, sequence: str,
+                      first_gt: np.ndarray | None = None) -> pd.DataFrame:
     """Score an in-memory prediction of one sequence; same rows and columns as :func:`evaluate`.
 
     `gt` and `pred` are [T, H, W] integer object-id maps (0 background, 255 void in `gt`) of all T frames; the
-    first and last frames are not scored and `pred`'s are never looked at (see the module docstring).
+    first and last frames are not scored and `pred`'s are never looked at (see the module docstring). The objects
+    are those of `first_gt` (default `gt[0]`): a stretch cut from a longer video (a pass of a long video) is scored
+    for the objects of the video's first frame, whatever its own first frame shows.
     """
     gt, pred = np.asarray(gt), np.asarray(pred)
     if gt.ndim != 3 or gt.shape != pred.shape:
@@ -175,7 +178,7 @@ def evaluate_sequence(gt: np.ndarray, pred: np.ndarray, sequence: str) -> pd.Dat
         raise ValueError(f"sequence {sequence!r}: {len(gt)} frames; DAVIS scoring drops the first and last, so at "
                          "least 3 frames are needed")
     sources = [f"sequence {sequence!r}, frame {t}" for t in range(1, len(gt) - 1)]
-    rows = _score(gt[1:-1], pred[1:-1], _num_objects(gt[0]), sequence, sources)
+    rows = _score(gt[1:-1], pred[1:-1], _num_objects(gt[0] if first_gt is None else first_gt), sequence, sources)
     return pd.DataFrame(rows, columns=list(OBJECT_COLUMNS))
 
 
