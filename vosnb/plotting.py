@@ -41,6 +41,8 @@ COLORS: Mapping[str, str] = MappingProxyType({
     "swem": OKABE_ITO[3],
     "rde": OKABE_ITO[4],
     "gam": OKABE_ITO[5],
+    "every5+last": _GREY,  # STM's memory (every-5 plus the previous frame)
+    "xmem": "#882255",  # wine (Tol's muted scheme): the XMem-style memory, beyond the papers
     "first": OKABE_ITO[6],
     "latest": OKABE_ITO[7],
     # models

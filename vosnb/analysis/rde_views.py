@@ -159,7 +159,7 @@ def period_variants(every5_frames: int = 7, *, theta: int = 3, k: int = 5, objec
     for t in range(every5_frames):
         stcn.append(k * t, *frame()[:2])
     saved = (stcn.keys, stcn.value_rows, stcn.frame_of)
-    rde = RDEMemory(_Holder(compress), top_k=top_k, theta=theta)
+    rde = RDEMemory(SAMHolder(compress), top_k=top_k, theta=theta)
     rde.write(0, *frame()[:2], None)
     rde.write(theta, *frame()[:2], None)
     state = (rde.rde, rde.latest, list(rde.updated_at))
@@ -185,7 +185,7 @@ def per_frame_times(timing: Timing, theta: int = 3, k: int = 5) -> dict[str, lis
             "rde": [r + s / theta for r, s in zip(wall["rde_read"], wall["sam"])]}
 
 
-class _Holder(torch.nn.Module):
+class SAMHolder(torch.nn.Module):
     """A stand-in model that carries only SAM (``mem_compress``), for timing the bank at the paper's shapes."""
 
     def __init__(self, compress: MemCompress) -> None:
