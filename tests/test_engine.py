@@ -98,3 +98,20 @@ def test_long_video_passes_equal_separate_runs(model, videos):
     one = long_video(model, videos[:1], VARIANTS[:2], multipliers=(1,), device="cpu", progress=False)
     first = passes[(passes["pass"] == 1)].set_index("variant")["J&F"]
     assert one.passes.set_index("variant")["J&F"].to_dict() == pytest.approx(first.to_dict())
+
+
+def test_pass_change_per_frame_pairs_the_same_positions_of_two_passes(model, videos):
+    """One sequence gives one ratio per repeat of the pass medians, but one per frame position when paired per frame:
+    frame i of the last pass over frame i of pass 1 (frame 0 of pass 1 only writes and is left out)."""
+    result = long_video(model, videos[:1], VARIANTS[:1], multipliers=(1, 3), device="cpu", progress=False)
+    frames = result.frames
+    assert sorted(frames["pass"].unique()) == [1, 2, 3]
+    assert frames[frames["pass"] == 1]["position"].tolist() == [1, 2, 3, 4, 5]
+    assert frames[frames["pass"] == 3]["position"].tolist() == [0, 1, 2, 3, 4, 5]
+    wall = frames.set_index(["pass", "position"])["wall_s"]
+    ratios = [wall[(3, i)] / wall[(1, i)] for i in range(1, 6)]
+    change = result.pass_change("every2", 3, per_frame=True)
+    assert change.estimate == pytest.approx(np.median(ratios) - 1)
+    assert change.low == pytest.approx(min(ratios) - 1) and change.high == pytest.approx(max(ratios) - 1)
+    per_run = result.pass_change("every2", 3)
+    assert per_run.low == per_run.high  # a single (sequence, repeat) pair: no interval to speak of

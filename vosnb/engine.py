@@ -234,9 +234,11 @@ def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDa
 class LongVideoResult:
     """:func:`long_video`'s measurements: ``passes`` has one row per (variant, sequence, repeat, pass) with the
     pass's J&F (points, scored over its frames), median ms per frame, median read ms and the memory bytes held at
-    its end; ``experiment`` is the underlying :class:`Experiment` on the longest versions."""
+    its end; ``frames`` the experiment's per-frame rows with the base sequence's name, the ``pass`` and the
+    ``position`` in it; ``experiment`` is the underlying :class:`Experiment` on the longest versions."""
 
     passes: pd.DataFrame
+    frames: pd.DataFrame
     experiment: Experiment
 
     def by_length(self, multipliers: Sequence[int] = LONG_VIDEO_MULTIPLIERS) -> pd.DataFrame:
@@ -259,10 +261,17 @@ class LongVideoResult:
         return {variant: group.groupby("sequence", sort=False)["J&F"].mean()
                 for variant, group in rows.groupby("variant", sort=False)}
 
-    def pass_change(self, variant: str, last: int) -> Interval:
+    def pass_change(self, variant: str, last: int, *, per_frame: bool = False) -> Interval:
         """Relative change of the per-frame time from pass 1 to pass ``last``: per (sequence, repeat) the ratio of
-        the two passes' median ms, then the median of those ratios minus 1 with its order-statistic interval."""
-        rows = self.passes[self.passes["variant"] == variant].set_index(["sequence", "repeat", "pass"])["ms per frame"]
+        the two passes' median ms, then the median of those ratios minus 1 with its order-statistic interval.
+        ``per_frame`` pairs each frame of pass ``last`` with the frame at its position in pass 1 instead (for each
+        sequence and repeat): an interval from one sequence, over the pass's frames."""
+        if per_frame:
+            rows = self.frames[self.frames["variant"] == variant]
+            rows = rows.set_index(["sequence", "repeat", "position", "pass"])["wall_s"]
+        else:
+            rows = self.passes[self.passes["variant"] == variant]
+            rows = rows.set_index(["sequence", "repeat", "pass"])["ms per frame"]
         first = rows.xs(1, level="pass")
         final = rows.xs(last, level="pass").reindex(first.index)
         interval = paired_ratio(final.to_numpy(), first.to_numpy())
@@ -282,7 +291,7 @@ def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: 
     long_items = [repeat_forward_backward(v, longest) for v in items]
     experiment = run(models, long_items, variants, repeats=repeats, keep=True, score=False, device=device,
                      progress=progress, desc=f"×{longest} videos")
-    rows = []
+    rows, pass_frames = [], []
     for video, long in zip(items, long_items):
         length = len(video)
         gt = ground_truth(long)
@@ -294,9 +303,12 @@ def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: 
                 span = slice((p - 1) * length, p * length)
                 jf = 100 * float(summarize(evaluate_sequence(gt[span], masks[span], long.name))["J&F-Mean"])
                 in_pass = frames[(frames["frame"] >= span.start) & (frames["frame"] < span.stop)]
+                pass_frames.append(in_pass.assign(sequence=video.name, position=in_pass["frame"] - span.start,
+                                                  **{"pass": p}))
                 for repeat, group in in_pass.groupby("repeat"):
                     rows.append({"variant": v.name, "sequence": video.name, "repeat": int(repeat), "pass": p,
                                  "J&F": jf, "ms per frame": 1000 * float(group["wall_s"].median()),
                                  "read ms": 1000 * float(group["read_s"].median()),
                                  "memory bytes": int(group["memory_bytes"].iloc[-1])})
-    return LongVideoResult(passes=pd.DataFrame(rows), experiment=experiment)
+    return LongVideoResult(passes=pd.DataFrame(rows), frames=pd.concat(pass_frames, ignore_index=True),
+                           experiment=experiment)
