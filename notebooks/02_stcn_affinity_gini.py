@@ -61,11 +61,11 @@ import torch
 from matplotlib.figure import Figure
 
 import vosnb.context
+from vosnb import engine
 from vosnb.analysis import affinity_geometry as ag
 from vosnb.analysis import contribution as contrib
 from vosnb.analysis import costs
 from vosnb.claims import TIMED
-from vosnb.inference import evaluate_model
 from vosnb.models.zoo import load_any_checkpoint, load_pretrained
 from vosnb.timing import time_interleaved
 
@@ -227,27 +227,27 @@ costs.unit_alternatives().round(2)
 
 # %% [markdown]
 # ## The propagation runs shared by STCN-4 to -8
-# Six configurations, each propagated once over the same sequences (sequences in the outer loop, configurations in
-# the inner one, so all are timed under the same machine load), memory every 5th frame and top-k 20 unless the name
-# says otherwise. Every run tracks, for each memory node, the largest weight it ever gave a query (the same small
-# overhead in every run).
+# Six configurations in one engine run over the same sequences (each sequence runs every configuration before the
+# next one starts, so all are timed under the same machine load), memory every 5th frame and top-k 20 unless the
+# name says otherwise. Every run tracks, for each memory node, the largest weight it ever gave a query (the same
+# small overhead in every run).
 
 # %%
 MODELS = {name: load_pretrained(name, device=ctx.device) for name in
           ("stcn_small_l2_ck64", "stcn_small_dot_ck64", "stcn_small_l2_ck128", "stcn_small_dot_ck128")}
 CONFIGS = [
-    contrib.RunConfig("l2_ck64", "stcn_small_l2_ck64"),
-    contrib.RunConfig("dot_ck64", "stcn_small_dot_ck64"),
-    contrib.RunConfig("l2_ck64 every5+last", "stcn_small_l2_ck64", memory="every5+last"),
-    contrib.RunConfig("l2_ck64 full softmax", "stcn_small_l2_ck64", top_k=None),
-    contrib.RunConfig("l2_ck128", "stcn_small_l2_ck128"),
-    contrib.RunConfig("dot_ck128", "stcn_small_dot_ck128"),
+    engine.Variant("l2_ck64", model="stcn_small_l2_ck64", track=True),
+    engine.Variant("dot_ck64", model="stcn_small_dot_ck64", track=True),
+    engine.Variant("l2_ck64 every5+last", "every5+last", model="stcn_small_l2_ck64", track=True),
+    engine.Variant("l2_ck64 full softmax", model="stcn_small_l2_ck64", top_k=None, track=True),
+    engine.Variant("l2_ck128", model="stcn_small_l2_ck128", track=True),
+    engine.Variant("dot_ck128", model="stcn_small_dot_ck128", track=True),
 ]
 names = ctx.val.sequences[: SETTINGS["sweep_sequences"]]
-sweep = contrib.run_sweep(MODELS, [ctx.val[n] for n in names], CONFIGS, device=ctx.device)
+sweep = engine.run(MODELS, [ctx.val[n] for n in names], CONFIGS, keep=True, device=ctx.device)
 print("parameters:", ", ".join(f"{name} {sum(p.numel() for p in m.parameters()) / 1e6:.2f} M"
                               for name, m in MODELS.items()))
-sweep.summary().round(2)
+sweep.summary()[["J&F", "J", "F", "FPS", "sequences"]].round(2)
 
 # %% [markdown]
 # ## STCN-4: how equal are the memory nodes' contributions? (Fig. 4)
@@ -258,7 +258,7 @@ sweep.summary().round(2)
 # sequences, each sequence's nodes kept together.
 
 # %%
-best = {name: sweep.node_max_weights(name) for name in ("dot_ck64", "l2_ck64")}
+best = {name: contrib.node_max_weights(sweep, name) for name in ("dot_ck64", "l2_ck64")}
 fig = Figure(figsize=(6.4, 4.0))
 contrib.plot_contribution_curves(fig.subplots(), best)
 ctx.savefig(fig, "fig4_contribution_curves")
@@ -316,7 +316,7 @@ ratio = sweep.fps_ratio("l2_ck64", "l2_ck64 every5+last")
 ctx.ledger.record("STCN-5", "fps", measured=ratio.estimate, interval=ratio, model="stcn_small_l2_ck64", timing=True,
                   unit="× (median over sequences)",
                   claim="end to end on the small model (8×14 grid): FPS(every 5th) / FPS(every 5th + last frame)")
-sweep.summary().set_index("config").loc[["l2_ck64", "l2_ck64 every5+last"], ["J&F", "J", "F"]].round(2)
+sweep.summary().loc[["l2_ck64", "l2_ck64 every5+last"], ["J&F", "J", "F"]].round(2)
 
 # %% [markdown]
 # ## STCN-6: similarity × key size (Table 2)
@@ -334,7 +334,7 @@ for sub_claim, (a, b) in comparisons6.items():
     d, low, high = sweep.jf_difference(a, b, seed=seed)
     ctx.ledger.record("STCN-6", sub_claim, measured=d, interval=(low, high), unit="J&F points",
                       model="stcn_small_{l2,dot}_ck{64,128}")
-grid6 = sweep.summary().set_index("config").loc[["dot_ck128", "dot_ck64", "l2_ck128", "l2_ck64"], "J&F"]
+grid6 = sweep.summary().loc[["dot_ck128", "dot_ck64", "l2_ck128", "l2_ck64"], "J&F"]
 pd.DataFrame({"J&F": grid6.round(2).values, "paper": [84.1, 83.2, 85.0, 85.4]}, index=grid6.index)
 
 # %% [markdown]
@@ -395,7 +395,7 @@ ctx.ledger.record("STCN-8", "time", measured=d.estimate, interval=d, unit="ms/fr
                   model="stcn_small_l2_ck64", timing=True,
                   claim="end to end on the small model (8×14 grid): ms per frame (full softmax) − ms per frame "
                         "(top-20)")
-sweep.summary().set_index("config").loc[["l2_ck64", "l2_ck64 full softmax"], ["J&F", "J", "F"]].round(2)
+sweep.summary().loc[["l2_ck64", "l2_ck64 full softmax"], ["J&F", "J", "F"]].round(2)
 
 # %% [markdown]
 # ## STCN-9: the released model on DAVIS 2017 val (Table 3)
@@ -406,11 +406,12 @@ sweep.summary().set_index("config").loc[["l2_ck64", "l2_ck64 full softmax"], ["J
 # %%
 if dataset == "davis2017" and checkpoint is not None:
     released = load_any_checkpoint(checkpoint, device=ctx.device)
-    davis = evaluate_model(released, ctx.val, "every5", device=ctx.device, top_k=20, desc="STCN-9")
-    ctx.ledger.record("STCN-9", "davis_jf", measured=100 * davis.summary["J&F-Mean"], unit="J&F",
-                      model=str(checkpoint), authors_weights=True)
-    print(f"J {100 * davis.summary['J-Mean']:.1f} (paper 82.2), F {100 * davis.summary['F-Mean']:.1f} (paper 88.6), "
-          f"~ {davis.fps:.1f} FPS (paper 20.2 on a 2080Ti)")
+    davis = engine.run(released, ctx.val, [engine.Variant("STCN-9", "every5", top_k=20)], device=ctx.device)
+    row = davis.summary().loc["STCN-9"]
+    ctx.ledger.record("STCN-9", "davis_jf", measured=row["J&F"], unit="J&F", model=str(checkpoint),
+                      authors_weights=True)
+    print(f"J {row['J']:.1f} (paper 82.2), F {row['F']:.1f} (paper 88.6), ~ {row['FPS']:.1f} FPS (paper 20.2 on a "
+          "2080Ti)")
 else:
     ctx.ledger.not_run("STCN-9", "davis_jf", reason="needs DAVIS 2017 val and the authors' stcn.pth",
                        command="papermill notebooks/02_stcn_affinity_gini.ipynb build/02_davis.ipynb -p dataset "

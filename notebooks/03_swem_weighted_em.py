@@ -57,16 +57,18 @@ model_name: str = "stcn_small_l2_ck64"  # the trained small STCN that reads the 
 swem_checkpoint: "Optional[str]" = None  # SWEM-8: a checkpoint trained with SWEM memory (STCN layout); dataset davis2017
 
 # %%
+import functools
+
 import pandas as pd
 import torch
 
 import vosnb.context
+from vosnb import engine
 from vosnb.analysis import swem_views
 from vosnb.claims import TIMED
-from vosnb.data import SequenceConfig, Video, make_sequence
-from vosnb.inference import evaluate_model
+from vosnb.data import SequenceConfig, Video, clip, make_sequence
 from vosnb.memory.swem import SWEMMemory
-from vosnb.metrics import paired_bootstrap_ci, per_sequence
+from vosnb.metrics import paired_bootstrap_ci
 from vosnb.models.zoo import load_any_checkpoint, load_pretrained
 from vosnb.plotting import color
 from vosnb.timing import time_interleaved
@@ -90,7 +92,7 @@ full = profile == "full"
 val = [ctx.val[name] for name in ctx.val.sequences]
 compare_videos = val if full else val[:20]
 sweep_videos = val if full else val[:3]
-length_videos = val[:3] if full else [swem_views.excerpt(val[0], 20)]
+length_videos = val[:3] if full else [clip(val[0], 20)]
 paper_base_frames, timing_repeats = (20, 15) if full else (3, 9)
 bases_grid = (8, 16, 32, 64, 128, 256) if full else (16, 64, 128, 256)
 iters_grid = (1, 2, 3, 4, 6, 8) if full else (1, 2, 4, 8)
@@ -186,22 +188,19 @@ ctx.savefig(fig, "adaptive_weight_maps")
 
 # %%
 COMPARE_BASES = 16
-variants = {"fixed": {"adaptive": False}, "adaptive": {"adaptive": True},
-            "adaptive (first release)": {"adaptive": True, "adaptive_version": "first_release"}}
-runs = {name: evaluate_model(model, compare_videos,
-                             lambda o=options: SWEMMemory(num_bases=COMPARE_BASES, seed=seed, **o),
-                             device=ctx.device, desc=name)
-        for name, options in variants.items()}
-per_seq = {name: 100 * per_sequence(r.metrics) for name, r in runs.items()}  # J&F points per sequence
+weights = {"fixed": {"adaptive": False}, "adaptive": {"adaptive": True},
+           "adaptive (first release)": {"adaptive": True, "adaptive_version": "first_release"}}
+exp = engine.run(model, compare_videos, [
+    engine.Variant(name, functools.partial(SWEMMemory, num_bases=COMPARE_BASES, seed=seed, **options))
+    for name, options in weights.items()], device=ctx.device)
 for sub_claim, name in (("jf", "adaptive"), ("jf_first_release", "adaptive (first release)")):
-    estimate, low, high = paired_bootstrap_ci(per_seq[name], per_seq["fixed"], seed=seed)
+    estimate, low, high = exp.jf_difference(name, "fixed", seed=seed)
     ctx.ledger.record("SWEM-4", sub_claim, measured=estimate, interval=(low, high), unit="J&F points",
                       claim=f"J&F with {name} − fixed weights, L = {COMPARE_BASES} ({len(compare_videos)} val sequences)",
                       machine_dependent=True)  # SWEM's EM amplifies the encoder's last bits (see below)
 distractor_jf = {"fixed": swem_views.j_and_f(distractors, {n: r.masks for n, r in fixed_runs.items()}),
                  "adaptive": swem_views.j_and_f(distractors, {n: r.masks for n, (r, _) in traced.items()})}
-pd.DataFrame({f"val J&F (L = {COMPARE_BASES})": {n: 100 * r.summary["J&F-Mean"] for n, r in runs.items()},
-              "distractor J&F": distractor_jf}).round(2)
+pd.DataFrame({f"val J&F (L = {COMPARE_BASES})": exp.summary()["J&F"], "distractor J&F": distractor_jf}).round(2)
 
 # %% [markdown]
 # **Reading it.** Where the hard pixels are is what Fig. 5 shows: the adaptive weight lights up on the
@@ -215,14 +214,16 @@ pd.DataFrame({f"val J&F (L = {COMPARE_BASES})": {n: 100 * r.summary["J&F-Mean"] 
 # %% [markdown]
 # ## Number of bases and EM iterations
 # J&F and per-frame time on a subset of val, one parameter at a time around the release's L = 128, 4 iterations,
-# adaptive weights; plus fixed weights at L = 16 and 128. Time is machine-dependent; with 3 sequences in `ci` a J&F
-# difference of a few points is within the spread between sequences, so read trends, not single steps.
+# adaptive weights; plus fixed weights at L = 16 and 128, all settings in one engine run. Time is
+# machine-dependent; with 3 sequences in `ci` a J&F difference of a few points is within the spread between
+# sequences, so read trends, not single steps.
 
 # %%
 settings = ([{"num_bases": n, "seed": seed} for n in bases_grid]
             + [{"em_iters": n, "seed": seed} for n in iters_grid if n != 4]
             + [{"num_bases": n, "adaptive": False, "seed": seed} for n in (16, 128)])
-swept = swem_views.sweep(model, sweep_videos, settings, device=ctx.device)
+swept = swem_views.sweep_table(engine.run(model, sweep_videos, swem_views.sweep_variants(settings),
+                                          device=ctx.device))
 adaptive_rows = swept[swept["adaptive"]]
 ctx.savefig(swem_views.plot_sweep(adaptive_rows[adaptive_rows["em_iters"] == 4], "num_bases"), "sweep_num_bases")
 ctx.savefig(swem_views.plot_sweep(adaptive_rows[adaptive_rows["num_bases"] == 128], "em_iters"), "sweep_em_iters")
@@ -258,35 +259,34 @@ print(TIMED, lengths.table().round(1).to_string())
 
 # %% [markdown]
 # **End to end on our model (recorded beside it).** Each val excerpt is played forward and backward ×1, ×5, ×10
-# and ×20 (`repeat_forward_backward`, RDE-VOS Fig. 3). Inference is causal, so one run of the ×20 video serves
-# every length: its pass n is the last pass of the ×n video. The record is the per-frame time of pass 20 over
-# pass 1, frame position by frame position, minus 1: the median over the pass's frames and its order-statistic
-# interval (the passes run minutes apart, so load drift between them is not cancelled as it is in interleaved
-# rounds). The figure shows the median of each pass.
+# and ×20 (`repeat_forward_backward`, RDE-VOS Fig. 3). Inference is causal, so one engine run of the ×20 video
+# serves every length: its pass n is the last pass of the ×n video (`engine.long_video`). The record is the
+# per-frame time of pass 20 over pass 1, frame position by frame position, minus 1: the median over the pass's
+# frames (of every excerpt) and its order-statistic interval (the passes run minutes apart, so load drift between
+# them is not cancelled as it is in interleaved rounds). The figure shows the median of each pass.
 
 # %%
-memories = {"swem": lambda: SWEMMemory(seed=seed), "every5": "every5"}
-timed = [swem_views.time_vs_length(model, video, memories, (1, 5, 10, 20), device=ctx.device)
-         for video in length_videos]
-per_frame = timed[0][1]
-pass_changes = {name: swem_views.pass_change(per_frame[per_frame["memory"] == name], len(length_videos[0]), 20)
-                for name in memories}
+memories = [engine.Variant("swem", functools.partial(SWEMMemory, seed=seed)), engine.Variant("every5", "every5")]
+long = engine.long_video(model, length_videos, memories, (1, 5, 10, 20), device=ctx.device)
+pass_changes = {v.name: long.pass_change(v.name, 20, per_frame=True) for v in memories}
+excerpts = ", ".join(video.name for video in length_videos)
 ctx.ledger.record("SWEM-7", "time_flat", measured=pass_changes["swem"].estimate, interval=pass_changes["swem"],
                   unit="relative change of ms/frame, pass 20 vs pass 1 (median over frames)", timing=True,
-                  claim=f"end to end on the small model (8×14 grid, {length_videos[0].name}): ms per frame ×20 vs ×1")
-by_length = pd.concat([passes for passes, _ in timed]).groupby(["memory", "multiplier"], sort=False)
-by_length = by_length.mean(numeric_only=True).reset_index()
+                  claim=f"end to end on the small model (8×14 grid, {excerpts}): ms per frame ×20 vs ×1")
 print(TIMED, "end to end, pass 20 vs pass 1: "
       + "; ".join(f"{name} {100 * c.estimate:+.0f}% [{100 * c.low:+.0f}%, {100 * c.high:+.0f}%]"
                   for name, c in pass_changes.items()))
-ctx.savefig(swem_views.plot_time_vs_length(by_length, colors={n: color(n) for n in memories}), "time_vs_length")
+by_length = long.by_length((1, 5, 10, 20))
+ctx.savefig(swem_views.plot_time_vs_length(by_length, colors={n: color(n) for n in pass_changes}), "time_vs_length")
 
 # %% [markdown]
-# SWEM's per-frame time and memory stay flat however long the video, while every-5 memory grows linearly in
-# bytes and in the cost of each read. At the paper's shapes the read dominates every-5's growth (the printed
-# ×20 / ×1 ratio). On our tiny frames the encoders dominate, so end to end every-5 starts *faster* than SWEM (which
-# encodes a value and runs EM at every frame) and overtakes it only after some hundreds of frames
-# (`benchmarks/bench_swem.py` times SWEM's write and read alone, for 1–3 objects and Ck 64 / 128).
+# SWEM's memory stays flat however long the video, while every-5's grows linearly in bytes and, with it, the cost
+# of each read. At the paper's shapes the read dominates every-5's growth (the printed ×20 / ×1 ratio). On our
+# tiny frames the encoders dominate, so end to end every-5 starts *faster* than SWEM (which encodes a value and
+# runs EM at every frame) and its growth takes some hundreds of frames to matter. The passes of one run lie minutes
+# apart on a shared machine, so the pass-to-pass changes of the end-to-end times (the figure, and the end-to-end
+# record) carry that machine's load too; `benchmarks/bench_swem.py` times SWEM's write and read alone, for 1–3
+# objects and Ck 64 / 128.
 
 # %% [markdown]
 # ## SWEM-8: the paper's DAVIS number
@@ -297,9 +297,9 @@ ctx.savefig(swem_views.plot_time_vs_length(by_length, colors={n: color(n) for n 
 # %%
 if swem_checkpoint is not None and ctx.dataset == "davis2017":
     swem_model = load_any_checkpoint(swem_checkpoint, device=ctx.device)
-    davis = evaluate_model(swem_model, ctx.val, lambda: SWEMMemory(seed=seed), device=ctx.device, desc="SWEM DAVIS")
-    ctx.ledger.record("SWEM-8", "davis_jf", measured=100 * float(davis.summary["J&F-Mean"]),
-                      model=str(swem_checkpoint), unit="J&F")
+    davis = engine.run(swem_model, ctx.val, [engine.Variant("SWEM", functools.partial(SWEMMemory, seed=seed))],
+                       device=ctx.device)
+    ctx.ledger.record("SWEM-8", "davis_jf", measured=davis.jf("SWEM"), model=str(swem_checkpoint), unit="J&F")
 else:
     ctx.ledger.not_run("SWEM-8", "davis_jf", reason="needs weights trained with SWEM memory (none released) and "
                                                     "DAVIS 2017 val",

@@ -75,8 +75,10 @@ import pandas as pd
 import torch
 
 import vosnb.context
+from vosnb import engine
 from vosnb.analysis import lfu_views
 from vosnb.claims import TIMED
+from vosnb.data import clip
 from vosnb.metrics import paired_bootstrap_ci
 from vosnb.models.zoo import load_pretrained
 from vosnb.timing import time_interleaved
@@ -88,11 +90,12 @@ ctx.ledger.model = model_name
 
 # %% [markdown]
 # ## Budget
-# `ci` (≤ 3 min on a 2-core CPU) shares runs between claims: one run of each of four memories over all 30 val
-# sequences serves AMM-1, AMM-2 and AMM-3; the capacity sweep (1, 2, 4, 8) runs on every third sequence (10);
-# AMM-5 uses 4 generated videos per hidden length N ∈ {2, 5, 10, 20}; the long videos play the first 20 frames
-# of one sequence ×1, ×5 and ×20 (every-5's read at ×20 of a whole sequence, 160 frames' worth, would cost more
-# than the rest of the notebook); AMM-2's speed at the paper's shapes in 9 interleaved rounds. `full`: capacities
+# `ci` (≤ 3 min on a 2-core CPU) shares runs between claims: one engine run of four memories over all 30 val
+# sequences serves AMM-1, AMM-2 and AMM-3; the capacity sweep (1, 2, 4, 8, with every-5, first-and-latest and two
+# alternatives beside it) runs on every third sequence (10); AMM-5 uses 4 generated videos per hidden length
+# N ∈ {2, 5, 10, 20}; the long videos play the first 20 frames of one sequence ×1, ×5 and ×20 (every-5's read at
+# ×20 of a whole sequence, 160 frames' worth, would cost more than the rest of the notebook); AMM-2's speed at the
+# paper's shapes in 9 interleaved rounds. `full`: capacities
 # 1 … 8 on every sequence, N ∈ {1, 2, 5, 10, 15, 20, 30} with 12 videos each, three sequences at ×1, ×5, ×10,
 # ×15, ×20, and 15 rounds.
 
@@ -103,7 +106,7 @@ sweep_videos = val if full else val[::3]
 capacities = (1, 2, 3, 4, 5, 6, 7, 8) if full else (1, 2, 4, 8)
 hidden_lengths = (1, 2, 5, 10, 15, 20, 30) if full else (2, 5, 10, 20)
 hide_seeds = range(1000 + seed, 1000 + seed + (12 if full else 4))
-long_videos, multipliers = (val[:3], (1, 5, 10, 15, 20)) if full else ([lfu_views.clip(val[0], 20)], (1, 5, 20))
+long_videos, multipliers = (val[:3], (1, 5, 10, 15, 20)) if full else ([clip(val[0], 20)], (1, 5, 20))
 timing_repeats = 15 if full else 9
 
 
@@ -113,6 +116,7 @@ def memory(spec, **options):
 
 
 strategies = {"every5": memory("every5"), "first_last": memory("first_last"), "lfu": memory("lfu", capacity=2)}
+main = {**strategies, "lfu_softmax": memory("lfu", capacity=2, index="softmax")}
 
 # %% [markdown]
 # ## The rules, fixed before any measurement
@@ -132,11 +136,13 @@ strategies = {"every5": memory("every5"), "first_last": memory("first_last"), "l
 
 # %% [markdown]
 # ## AMM-1, AMM-2, AMM-3: every-5, first-and-latest and LFU at two frames' worth
-# One run per memory over the val set. The LFU bank with the softmax-weight index (AMM-3) runs alongside.
+# One engine run over the val set: every memory on each sequence before the next sequence starts, so the machine's
+# drift falls on all alike. The LFU bank with the softmax-weight index (AMM-3) runs alongside. Each bank is probed
+# (`lfu_views.probed`): it logs the frames' worth every read of it saw.
 
 # %%
-runs = lfu_views.run_strategies(model, val, {**strategies, "lfu_softmax": memory("lfu", capacity=2, index="softmax")},
-                                device=ctx.device)
+exp = engine.run(model, val, [engine.Variant(label, lfu_views.probed(build)) for label, build in main.items()],
+                 keep=True, device=ctx.device)
 
 # %% [markdown]
 # ### Table I (quality) with Table III's memory columns
@@ -146,22 +152,21 @@ runs = lfu_views.run_strategies(model, val, {**strategies, "lfu_softmax": memory
 
 # %%
 # NBVAL_CHECK_OUTPUT
-quality = lfu_views.quality_table(runs)
+quality = lfu_views.quality_table(exp, list(main))
 quality
 
 # %% [markdown]
 # Our reading of the capacity, seen on the first val sequence: the frames' worth that the read of frame t saw
-# (frames 1–15; each probe logs the first sequence's reads first).
+# (frames 1–15).
 
 # %%
-pd.DataFrame({label: runs[label].probe.frames_read[:15] for label in strategies},
+pd.DataFrame({label: lfu_views.probed_banks(exp, label)[val[0].name].frames_read[:15] for label in strategies},
              index=pd.RangeIndex(1, 16, name="frame")).T
 
 # %%
-jf = {label: run.jf() for label, run in runs.items()}
 pairs = {"lfu − first_last": ("lfu", "first_last"), "every5 − lfu": ("every5", "lfu"),
          "lfu − lfu_softmax": ("lfu", "lfu_softmax")}
-differences = {name: paired_bootstrap_ci(jf[a], jf[b], seed=seed) for name, (a, b) in pairs.items()}
+differences = {name: exp.jf_difference(a, b, seed=seed) for name, (a, b) in pairs.items()}
 for name, claim_id, sub_claim in (("lfu − first_last", "AMM-1", "lfu_vs_first_last"),
                                   ("every5 − lfu", "AMM-1", "every5_vs_lfu"),
                                   ("lfu − lfu_softmax", "AMM-3", "topk_vs_softmax")):
@@ -181,7 +186,7 @@ pd.DataFrame(differences, index=["J&F difference", "95% low", "95% high"]).T.rou
 # background features and LFU evicts object features first.
 
 # %%
-share = lfu_views.object_share({label: runs[label] for label in ("every5", "lfu", "lfu_softmax")}, val)
+share = lfu_views.object_share(exp, ["every5", "lfu", "lfu_softmax"], val)
 (100 * share).describe().loc[["mean", "25%", "50%", "75%"]].round(1)
 
 # %% [markdown]
@@ -212,19 +217,17 @@ print(TIMED, (periods.table() / 5).round(2).to_string())
 # %% [markdown]
 # ### End to end on our model (recorded beside them)
 # Frames per second are frames over summed per-frame time (first frames excluded), as the paper measures them
-# over the whole set; `read ms per frame` times the memory read alone (affinity, top-k softmax, readout, and for
-# LFU its index update). The records are the median over sequences of the per-sequence FPS ratio with its
-# order-statistic interval; the strategies ran one after the other over the set, so load drift between the runs
-# is not cancelled as it is in interleaved rounds.
+# over the whole set; `read share` is the share of that time spent in the memory read alone (affinity, top-k
+# softmax, readout, and for LFU its index update). The records are the median over sequences of the per-sequence
+# FPS ratio with its order-statistic interval; the memories ran back to back on each sequence.
 
 # %%
-speed = lfu_views.speed_table(runs)
 for other, sub_claim in (("every5", "fps_vs_every5"), ("first_last", "fps_vs_first_last")):
-    ratio = lfu_views.paired_fps_ratio(runs, "lfu", other)
+    ratio = exp.fps_ratio("lfu", other)
     ctx.ledger.record("AMM-2", sub_claim, measured=ratio.estimate, interval=ratio, timing=True,
                       unit="FPS ratio (median over sequences)",
                       claim=f"end to end on the small model (8×14 grid): FPS of LFU / {other}")
-print(TIMED, speed.round(2).to_string())
+print(TIMED, exp.summary()[["FPS", "ms per frame", "read share (%)"]].round(2).to_string())
 
 # %% [markdown]
 # **Why the two records differ.** Per frame, the small model spends its time in the encoders and the decoder;
@@ -237,24 +240,26 @@ print(TIMED, speed.round(2).to_string())
 
 # %% [markdown]
 # ## AMM-4: capacity (Fig. 6)
-# LFU at 1, 2, 4 and 8 frames' worth on the sweep subset, with every-5 and first-and-latest on the same subset as
-# reference lines (their J&F and FPS from the runs above, restricted to the subset: on a shared machine FPS from
-# runs taken minutes apart compare only roughly). On 40-frame videos every-5 holds at most 8 frames, so LFU at
-# capacity 8 never evicts and equals every-5 exactly.
+# LFU at 1, 2, 4 and 8 frames' worth on the sweep subset, in one engine run with every-5 and first-and-latest (the
+# reference lines) and the two alternatives of the next section. On 40-frame videos every-5 holds at most 8 frames,
+# so LFU at capacity 8 never evicts and equals every-5 exactly.
 
 # %%
-sweep = lfu_views.run_strategies(model, sweep_videos, {c: memory("lfu", capacity=c) for c in capacities},
-                                 device=ctx.device)
-capacity = lfu_views.capacity_table(sweep)
-subset = [video.name for video in sweep_videos]
-references = {label: runs[label].restrict(subset) for label in ("every5", "first_last")}
-ctx.savefig(lfu_views.plot_capacity(capacity, references), "capacity")
-estimate, low, high = paired_bootstrap_ci(sweep[4].jf(), sweep[2].jf(), seed=seed)
+sizes = {c: f"lfu, capacity {c}" for c in capacities}
+choices = {"protect_first, capacity 2": memory("lfu", capacity=2, protect_first=True),
+           "protect_first, capacity 3": memory("lfu", capacity=3, protect_first=True)}
+sweep = engine.run(model, sweep_videos, [
+    *(engine.Variant(label, strategies[label]) for label in ("every5", "first_last")),
+    *(engine.Variant(name, memory("lfu", capacity=c)) for c, name in sizes.items()),
+    *(engine.Variant(label, build) for label, build in choices.items())], device=ctx.device)
+capacity = lfu_views.capacity_table(sweep, sizes)
+ctx.savefig(lfu_views.plot_capacity(capacity, sweep.summary().loc[["every5", "first_last"]]), "capacity")
+estimate, low, high = sweep.jf_difference(sizes[4], sizes[2], seed=seed)
 ctx.ledger.record("AMM-4", "capacity_4_vs_2", measured=estimate, interval=(low, high), unit="J&F points")
 capacity[["capacity", "J&F"]].round(2)
 
 # %%
-print(TIMED, capacity[["capacity", "FPS", "read ms per frame"]].round(2).to_string(index=False))
+print(TIMED, capacity[["capacity", "FPS", "ms per frame", "read share (%)"]].round(2).to_string(index=False))
 
 # %% [markdown]
 # ### The choices left open, measured
@@ -263,11 +268,8 @@ print(TIMED, capacity[["capacity", "FPS", "read ms per frame"]].round(2).to_stri
 # (argued from the paper above, not from these numbers); the table shows what the alternatives would change here.
 
 # %%
-choices = lfu_views.run_strategies(model, sweep_videos, {
-    "protect_first, capacity 2": memory("lfu", capacity=2, protect_first=True),
-    "protect_first, capacity 3": memory("lfu", capacity=3, protect_first=True)}, device=ctx.device)
-variants = {**references, "lfu (defaults), capacity 2": sweep[2].result, **{k: r.result for k, r in choices.items()}}
-pd.DataFrame({k: 100 * r.summary[["J&F-Mean", "J-Decay", "F-Decay"]] for k, r in variants.items()}).T.round(1)
+pd.DataFrame({name: 100 * sweep.evaluation(name).summary[["J&F-Mean", "J-Decay", "F-Decay"]]
+              for name in ("every5", "first_last", sizes[2], *choices)}).T.round(1)
 
 # %% [markdown]
 # ## AMM-5: an object hidden for N frames
@@ -304,17 +306,22 @@ ctx.savefig(lfu_views.plot_failure_frames(video, predictions, hide.object_id, sh
 # %% [markdown]
 # ## Long videos
 # Each video played forward and backward (`repeat_forward_backward`, the construction of RDE-VOS Fig. 3; see
-# *Budget* for the lengths). J&F, and the per-frame time and memory-read time as medians over the last pass, where
-# every-5's memory is largest (~ machine-dependent). Every-5's memory grows by one frame every five (80 frames at
-# ×20 of a 20-frame clip) and its read with it; LFU's and first-and-latest's stay at two frames' worth.
+# *Budget* for the lengths). Inference is causal, so one engine run of the longest video gives every length: its
+# pass p is pass p of any ×n video with n ≥ p (`engine.long_video`). The J&F of a ×n video is the mean of its
+# passes' J&F (each pass scored over its own frames); the per-frame time and memory-read time are medians over its
+# last pass, where every-5's memory is largest (~ machine-dependent); the memory is the bytes held at its end.
+# Every-5's memory grows by one frame every five (80 frames at ×20 of a 20-frame clip: 20 times its bytes at ×1)
+# and its read with it; LFU's and first-and-latest's stay at two frames' worth.
 
 # %%
-long = lfu_views.long_video_table(model, long_videos, multipliers, strategies, device=ctx.device)
-ctx.savefig(lfu_views.plot_long_videos(long), "long_videos")
-long.pivot_table(index="multiplier", columns="strategy", values=["J&F", "memory (frames, max)"]).round(2)
+long = engine.long_video(model, long_videos, [engine.Variant(label, build) for label, build in strategies.items()],
+                         multipliers, device=ctx.device)
+by_length = long.by_length(multipliers)
+ctx.savefig(lfu_views.plot_long_videos(by_length), "long_videos")
+by_length.pivot(index="multiplier", columns="variant", values=["J&F", "memory (bytes)"]).round(2)
 
 # %%
-print(TIMED, long.pivot_table(index="multiplier", columns="strategy", values=["ms per frame", "read ms"])
+print(TIMED, by_length.pivot(index="multiplier", columns="variant", values=["ms per frame", "read ms"])
       .round(2).to_string())
 
 # %% [markdown]
@@ -375,8 +382,9 @@ lfu_views.survival_widget(val[0], histories, capacity=2)
 #    left open, and predict which of the two is closer to first-and-latest.
 #
 #    ```python
-#    lfu_views.run_strategies(model, sweep_videos, {"protected": memory("lfu", capacity=2, protect_first=True),
-#                                                   "defaults": memory("lfu", capacity=2)}, device=ctx.device)
+#    variants = [engine.Variant("protected", memory("lfu", capacity=2, protect_first=True)),
+#                engine.Variant("defaults", memory("lfu", capacity=2))]
+#    engine.run(model, sweep_videos, variants, device=ctx.device).summary()
 #    ```
 #
 #    <details><summary>What you should see</summary>

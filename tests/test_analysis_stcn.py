@@ -9,6 +9,7 @@ from vosnb.analysis import affinity_geometry as ag
 from vosnb.analysis import contribution as contrib
 from vosnb.analysis import costs
 from vosnb.data import Video
+from vosnb.engine import Variant, run
 from vosnb.memory import KeyValueMemory, readout, similarity
 from vosnb.metrics import paired_bootstrap_ci
 from vosnb.models import STCN
@@ -238,54 +239,37 @@ def _toy_video(name: str, seed: int, frames: int = 7) -> Video:
 def sweep():
     torch.manual_seed(0)
     models = {"l2": STCN.small(16, "l2").eval(), "dot": STCN.small(16, "dot").eval()}
-    configs = [contrib.RunConfig("l2", "l2"), contrib.RunConfig("dot", "dot"),
-               contrib.RunConfig("l2+last", "l2", "every5+last"), contrib.RunConfig("l2 full", "l2", top_k=None)]
+    variants = [Variant("l2", model="l2", track=True), Variant("dot", model="dot", track=True),
+                Variant("l2+last", "every5+last", model="l2", track=True),
+                Variant("l2 full", model="l2", top_k=None, track=True)]
     videos = [_toy_video(f"toy-{i}", i) for i in range(3)]
-    return contrib.run_sweep(models, videos, configs, device="cpu", progress=False)
+    return run(models, videos, variants, keep=True, device="cpu", progress=False)
 
 
-def test_sweep_scores_times_and_tracks_every_configuration(sweep):
-    summary = sweep.summary()
-    assert summary["config"].tolist() == ["l2", "dot", "l2+last", "l2 full"]
-    assert (summary["sequences"] == 3).all() and summary["J&F"].between(0, 100).all()
-    assert len(sweep.metrics) == 4 * 3 * 2  # configs × videos × objects
-    w = sweep.max_weights["l2"]["toy-0"]
-    assert w.shape == (2 * 2 * 3,)  # frames 0 and 5 written, 2×3 positions at stride 16
-    assert ((w > 0) & (w <= 1)).all()
-    assert len(sweep.node_max_weights("dot")) == 3 * 12
-    assert (sweep.ms_per_frame("l2") > 0).all()
+def test_tracked_variants_give_every_memory_nodes_largest_weight(sweep):
+    w = contrib.max_weights(sweep, "l2")
+    assert list(w) == ["toy-0", "toy-1", "toy-2"]
+    assert w["toy-0"].shape == (2 * 2 * 3,)  # frames 0 and 5 written, 2×3 positions at stride 16
+    assert ((w["toy-0"] > 0) & (w["toy-0"] <= 1)).all()
+    assert len(contrib.node_max_weights(sweep, "dot")) == 3 * 12
+    torch.manual_seed(0)
+    untracked = run(STCN.small(16, "l2").eval(), [_toy_video("toy", 0, frames=3)], [Variant("l2")], keep=True,
+                    device="cpu", progress=False)
+    with pytest.raises(ValueError, match="track=True"):
+        contrib.max_weights(untracked, "l2")
 
 
-def test_sweep_comparisons_are_paired_over_sequences(sweep):
-    d, low, high = sweep.jf_difference("l2", "dot")
-    expected = (sweep.jf_per_sequence("l2") - sweep.jf_per_sequence("dot")).mean()
-    assert d == pytest.approx(expected) and low <= d <= high
-    assert sweep.jf_difference("l2", "l2") == (0.0, 0.0, 0.0)
-    fps = sweep.fps_ratio("l2", "l2+last")
-    seconds = {n: sweep.evaluation(n).timings.set_index("sequence")["seconds"] for n in ("l2", "l2+last")}
-    assert fps.estimate == pytest.approx(float((seconds["l2+last"] / seconds["l2"]).median()))
-    assert fps.low <= fps.estimate <= fps.high
-    ms = sweep.ms_difference("l2", "l2+last")
-    assert ms.estimate == pytest.approx(float((sweep.ms_per_frame("l2") - sweep.ms_per_frame("l2+last")).median()))
-    assert sweep.ms_difference("l2", "l2").estimate == 0.0
+def test_contribution_difference_is_paired_over_sequences(sweep):
     gini, low, high = contrib.contribution_difference(sweep, "dot", "l2", "gini", n_resamples=50)
-    stats = [contrib.contribution_stats(sweep.node_max_weights(n))["gini"] for n in ("dot", "l2")]
+    stats = [contrib.contribution_stats(contrib.node_max_weights(sweep, n))["gini"] for n in ("dot", "l2")]
     assert gini == pytest.approx(stats[0] - stats[1]) and low <= high
-
-
-def test_sweep_refuses_unknown_models_duplicate_names_and_unknown_configs(sweep):
-    videos = [_toy_video("toy", 0, frames=3)]
-    with pytest.raises(KeyError, match="not in models"):
-        contrib.run_sweep({}, videos, [contrib.RunConfig("a", "l2")], device="cpu")
-    with pytest.raises(ValueError, match="unique"):
-        contrib.run_sweep({"l2": None}, videos, [contrib.RunConfig("a", "l2")] * 2, device="cpu")
-    with pytest.raises(KeyError, match="no configuration"):
-        sweep.evaluation("nope")
+    same = contrib.contribution_difference(sweep, "l2", "l2", "gini", n_resamples=50)
+    assert same == (0.0, 0.0, 0.0)
 
 
 def test_contribution_curves_plot_one_line_per_model(sweep):
     ax = Figure().subplots()
-    contrib.plot_contribution_curves(ax, {n: sweep.node_max_weights(n) for n in ("dot", "l2")})
+    contrib.plot_contribution_curves(ax, {n: contrib.node_max_weights(sweep, n) for n in ("dot", "l2")})
     assert len(ax.get_lines()) == 2 + 2  # two curves and the 1% / 10% markers
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0].startswith("dot (Gini ") and labels[1].startswith("l2 (Gini ")

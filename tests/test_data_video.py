@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vosnb.data import Video, repeat_forward_backward
+from vosnb.data import Video, clip, repeat_forward_backward
 from vosnb.data.long_video import forward_backward_indices
 from vosnb.errors import DataError
 
@@ -74,3 +74,17 @@ def test_repeat_forward_backward_maps_frames_and_masks_without_copies():
     assert np.abs(np.diff(index)).max() <= 1
     with pytest.raises(DataError, match="positive integer"):
         repeat_forward_backward(video, 0)
+
+
+def test_clip_keeps_the_first_frames_and_refuses_bad_lengths():
+    frames = np.arange(6 * 4 * 4 * 3, dtype=np.uint8).reshape(6, 4, 4, 3)
+    masks = np.zeros((6, 4, 4), np.uint8)
+    masks[:, 1:3, 1:3] = 1
+    masks[4:, 0, 0] = 2
+    video = Video.from_arrays("v", frames, masks)
+    short = clip(Video.from_arrays("v", frames, masks, first_frame={1: 0}), 4)
+    assert len(short) == 4 and np.array_equal(short.frame(3), frames[3])
+    with pytest.raises(ValueError, match="late"):
+        clip(video, 4)  # object 2 first appears at frame 4
+    with pytest.raises(ValueError, match="length"):
+        clip(video, 2)

@@ -51,6 +51,12 @@ def test_time_ratios_pair_runs_that_ran_back_to_back(model, videos):
     expected = np.median(exp.seconds("first_last").to_numpy() / exp.seconds("every2").to_numpy())
     assert ratio.estimate == pytest.approx(expected)
     assert exp.timing().repeats == 6
+    ms = {n: 1000 * exp.seconds(n) / exp.frame_counts(n) for n in ("every2", "first_last")}
+    assert exp.ms_difference("every2", "first_last").estimate == pytest.approx(
+        float((ms["every2"] - ms["first_last"]).median()))
+    assert exp.ms_difference("every2", "every2").estimate == 0.0
+    with pytest.raises(KeyError, match="no variant"):
+        exp.evaluation("nope")
 
 
 def test_bad_variants_fail_before_any_video_runs(model, videos):
@@ -111,3 +117,20 @@ def test_long_video_scores_a_pass_for_the_objects_of_the_first_frame(model, vide
     hidden = Video.from_arrays("hidden", frames, masks, first_frame={1: 0, 2: 0})
     result = long_video(model, [hidden], VARIANTS[:1], multipliers=(2,), device="cpu", progress=False)
     assert sorted(result.passes["pass"]) == [1, 2] and result.passes["J&F"].notna().all()
+
+
+def test_pass_change_per_frame_pairs_the_same_positions_of_two_passes(model, videos):
+    """One sequence gives one ratio per repeat of the pass medians, but one per frame position when paired per frame:
+    frame i of the last pass over frame i of pass 1 (frame 0 of pass 1 only writes and is left out)."""
+    result = long_video(model, videos[:1], VARIANTS[:1], multipliers=(1, 3), device="cpu", progress=False)
+    frames = result.frames
+    assert sorted(frames["pass"].unique()) == [1, 2, 3]
+    assert frames[frames["pass"] == 1]["position"].tolist() == [1, 2, 3, 4, 5]
+    assert frames[frames["pass"] == 3]["position"].tolist() == [0, 1, 2, 3, 4, 5]
+    wall = frames.set_index(["pass", "position"])["wall_s"]
+    ratios = [wall[(3, i)] / wall[(1, i)] for i in range(1, 6)]
+    change = result.pass_change("every2", 3, per_frame=True)
+    assert change.estimate == pytest.approx(np.median(ratios) - 1)
+    assert change.low == pytest.approx(min(ratios) - 1) and change.high == pytest.approx(max(ratios) - 1)
+    per_run = result.pass_change("every2", 3)
+    assert per_run.low == per_run.high  # a single (sequence, repeat) pair: no interval to speak of

@@ -242,18 +242,50 @@ def test_propagation_with_a_small_stcn_keeps_two_frames_worth():
     assert bank.index.sum() > 0 and result.memory_bytes.max() == bank.nbytes
 
 
-def test_read_probe_logs_every_read_and_the_frames_worth_it_saw():
-    from vosnb.analysis.lfu_views import ReadProbe, frames_held, strategy
+def test_a_probed_bank_logs_the_frames_worth_every_read_saw():
+    from vosnb.analysis.lfu_views import frames_held, probed, strategy
 
-    probe = ReadProbe(strategy("first_last", "l2", top_k=4))
-    bank = probe()
+    bank = probed(strategy("first_last", "l2", top_k=4))()
     _drive(bank, 6)
-    assert len(probe.read_seconds) == 5 and all(s >= 0 for s in probe.read_seconds)
-    assert probe.frames_read == [1.0, 2.0, 2.0, 2.0, 2.0]  # frame 0, then frame 0 + the latest frame
-    lfu = ReadProbe(strategy("lfu", "l2", top_k=4, k=2, capacity=2.0))
-    _drive(lfu(), 8)
+    assert bank.frames_read == [1.0, 2.0, 2.0, 2.0, 2.0]  # frame 0, then frame 0 + the latest frame
+    lfu = probed(strategy("lfu", "l2", top_k=4, k=2, capacity=2.0))()
+    _drive(lfu, 8)
     assert lfu.frames_read == [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
     assert frames_held(EveryK()) == 0.0
+
+
+def test_the_lfu_tables_read_an_engine_run_of_probed_banks():
+    """Notebook 05's path: one engine run of probed banks (with its untimed warm-up) gives Table I with the frames'
+    worth of every scored read (none of the warm-up's), the object shares and the capacity rows."""
+    from vosnb.analysis import lfu_views
+    from vosnb.data import SequenceConfig, Video, make_sequence
+    from vosnb.engine import Variant, run
+    from vosnb.models import STCN
+
+    torch.manual_seed(0)
+    model = STCN.small(key_dim=16, similarity="l2").eval()
+    videos = [Video.from_arrays(f"v{seed}", *make_sequence(SequenceConfig(length=12, height=40, width=70,
+                                                                          n_objects=2), seed=seed)[:2])
+              for seed in range(2)]
+    builds = {"every5": lfu_views.strategy("every5", "l2"), "first_last": lfu_views.strategy("first_last", "l2"),
+              "lfu": lfu_views.strategy("lfu", "l2", capacity=1)}
+    exp = run(model, videos, [Variant(n, lfu_views.probed(b)) for n, b in builds.items()], keep=True, device="cpu",
+              progress=False)
+    quality = lfu_views.quality_table(exp, list(builds))
+    assert quality.loc["lfu", "J&F-Mean"] == pytest.approx(exp.jf("lfu"), abs=0.05)
+    reads = lfu_views.probed_banks(exp, "every5")
+    assert list(reads) == ["v0", "v1"] and all(len(b.frames_read) == 11 for b in reads.values())
+    assert reads["v0"].frames_read[-1] == 3.0  # frames 0, 5 and 10 written before frame 11 reads
+    assert quality.loc["every5", "memory (frames, max)"] == 3.0 and quality.loc["lfu", "memory (frames, max)"] == 1.0
+    assert quality.loc["first_last", "memory (frames, mean)"] == round((1 + 10 * 2) / 11, 2)
+    share = lfu_views.object_share(exp, ["every5", "lfu"], videos)
+    assert list(share.index) == ["v0", "v1"] and ((share >= 0) & (share <= 1)).all().all()
+    table = lfu_views.capacity_table(exp, {1: "lfu", 8: "every5"})
+    assert table["capacity"].tolist() == [1, 8] and table["J&F"].tolist() == pytest.approx(
+        [exp.jf("lfu"), exp.jf("every5")])
+    plain = run(model, videos, [Variant("every5", "every5")], keep=True, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="ProbedBank"):
+        lfu_views.probed_banks(plain, "every5")
 
 
 def test_grid_ownership_follows_the_engines_even_padding():
@@ -274,23 +306,6 @@ def test_memory_at_gives_the_memory_a_frame_reads():
     assert memory_at(bank.history, 0).frame_index == 0
     assert memory_at(bank.history, 2).frame_index == 0  # frame 2 is read before it is written
     assert memory_at(bank.history, 5).frame_index == 4
-
-
-def test_clip_keeps_the_first_frames_and_refuses_bad_lengths():
-    from vosnb.analysis.lfu_views import clip
-    from vosnb.data import Video
-
-    frames = np.arange(6 * 4 * 4 * 3, dtype=np.uint8).reshape(6, 4, 4, 3)
-    masks = np.zeros((6, 4, 4), np.uint8)
-    masks[:, 1:3, 1:3] = 1
-    masks[4:, 0, 0] = 2
-    video = Video.from_arrays("v", frames, masks)
-    short = clip(Video.from_arrays("v", frames, masks, first_frame={1: 0}), 4)
-    assert len(short) == 4 and np.array_equal(short.frame(3), frames[3])
-    with pytest.raises(ValueError, match="late"):
-        clip(video, 4)  # object 2 first appears at frame 4
-    with pytest.raises(ValueError, match="length"):
-        clip(video, 2)
 
 
 @pytest.mark.parametrize("index", ["topk", "softmax"])

@@ -242,27 +242,39 @@ def test_propagate_through_the_engine_keeps_the_memory_constant():
     assert len(table) == 5 * 2 and (table["disagree"] <= table["pixels"]).all()
 
 
-def test_time_vs_length_reads_every_length_from_one_causal_run():
+def test_swem_memory_stays_flat_on_a_long_video_where_every1_grows():
+    """SWEM-7's end-to-end path: one engine run of the ×4 video; SWEM's bytes stay put from pass to pass."""
+    from vosnb.data import clip
+    from vosnb.engine import Variant, long_video
+
     torch.manual_seed(0)
     model = STCN.small(key_dim=16).eval()
-    short = swem_views.excerpt(tiny_video(5), 3)
-    assert len(short) == 3 and short.object_ids == [1, 2]
-    table, frames = swem_views.time_vs_length(model, short, {"swem": "swem", "every1": "every1"}, (1, 2, 4),
-                                              progress=False)
-    assert table["frames"].tolist() == [3, 6, 12] * 2
-    assert frames.groupby("memory")["frame"].agg(["min", "max", "count"]).values.tolist() == [[1, 11, 11]] * 2
-    swem_bytes = table.loc[table["memory"] == "swem", "memory_bytes"]
-    every_bytes = table.loc[table["memory"] == "every1", "memory_bytes"].to_numpy()
+    short = clip(tiny_video(5), 3)
+    result = long_video(model, [short], [Variant("swem", "swem"), Variant("every1", "every1")], (1, 2, 4),
+                        device="cpu", progress=False)
+    table = result.by_length((1, 2, 4))
+    assert table["multiplier"].tolist() == [1, 1, 2, 2, 4, 4]
+    swem_bytes = table.loc[table["variant"] == "swem", "memory (bytes)"]
+    every_bytes = table.loc[table["variant"] == "every1", "memory (bytes)"].to_numpy()
     assert swem_bytes.nunique() == 1 and (np.diff(every_bytes) > 0).all()
 
 
-def test_pass_change_pairs_frame_positions_of_the_first_and_last_pass():
-    import pandas as pd
-    ms = np.concatenate([[1.0, 2.0, 4.0], [9.0] * 4, [9.0] * 4, [99.0, 1.5, 3.0, 6.0]])  # 4 passes of 4
-    change = swem_views.pass_change(pd.DataFrame({"ms": ms}), pass_length=4, last=4)  # from frame 1
-    assert (change.estimate, change.low, change.high) == pytest.approx((0.5, 0.5, 0.5))
-    flat = swem_views.pass_change(pd.DataFrame({"ms": np.full(15, 7.0)}), pass_length=4, last=2)
-    assert (flat.estimate, flat.low, flat.high) == (0.0, 0.0, 0.0)
+def test_the_sweep_names_each_setting_and_tables_what_its_banks_use():
+    from vosnb.engine import run
+
+    torch.manual_seed(0)
+    model = STCN.small(key_dim=16).eval()
+    settings = [{"num_bases": 4, "seed": 0}, {"num_bases": 4, "em_iters": 2, "seed": 0},
+                {"num_bases": 8, "adaptive": False, "seed": 0}]
+    variants = swem_views.sweep_variants(settings)
+    assert [v.name for v in variants] == ["L=4, 4 iterations, adaptive", "L=4, 2 iterations, adaptive",
+                                          "L=8, 4 iterations, fixed"]
+    exp = run(model, [tiny_video(5)], variants, keep=True, device="cpu", progress=False)
+    table = swem_views.sweep_table(exp)
+    assert table[["num_bases", "em_iters", "adaptive"]].values.tolist() == [[4, 4, True], [4, 2, True], [8, 4, False]]
+    assert table["J&F"].tolist() == pytest.approx([exp.jf(v.name) for v in variants])
+    direct = propagate(model, tiny_video(5), lambda: SWEMMemory(num_bases=4, em_iters=2, seed=0), device="cpu")
+    assert np.array_equal(exp.runs[(variants[1].name, "tiny")].masks, direct.masks)
 
 
 def test_length_variants_hold_their_length_and_every5_grows():

@@ -114,7 +114,7 @@ def test_pass_changes_and_length_table_read_the_passes():
             for p in (1, 2):
                 rows.append({"variant": "v", "sequence": seq, "repeat": repeat, "pass": p, "J&F": 50.0 + p,
                              "ms per frame": 10.0 * p + repeat, "read ms": 1.0, "memory bytes": 100 * p})
-    long = LongVideoResult(passes=pd.DataFrame(rows), experiment=None)
+    long = LongVideoResult(passes=pd.DataFrame(rows), frames=pd.DataFrame(), experiment=None)
     changes = zoo_views.pass_changes(long, 2)
     assert changes.loc["v", "bytes change"] == 1.0
     assert zoo_views.interval_of(changes, "v", "time") == long.pass_change("v", 2)

@@ -234,9 +234,11 @@ def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDa
 class LongVideoResult:
     """:func:`long_video`'s measurements: ``passes`` has one row per (variant, sequence, repeat, pass) with the
     pass's J&F (points, scored over its frames), median ms per frame, median read ms and the memory bytes held at
-    its end; ``experiment`` is the underlying :class:`Experiment` on the longest versions."""
+    its end; ``frames`` the experiment's per-frame rows with the base sequence's name, the ``pass`` and the
+    ``position`` in it; ``experiment`` is the underlying :class:`Experiment` on the longest versions."""
 
     passes: pd.DataFrame
+    frames: pd.DataFrame
     experiment: Experiment
 
     def by_length(self, multipliers: Sequence[int] = LONG_VIDEO_MULTIPLIERS) -> pd.DataFrame:
@@ -259,11 +261,21 @@ class LongVideoResult:
         return {variant: group.groupby("sequence", sort=False)["J&F"].mean()
                 for variant, group in rows.groupby("variant", sort=False)}
 
-    def pass_change(self, variant: str, last: int, column: str = "ms per frame") -> Interval:
+    def pass_change(self, variant: str, last: int, column: str = "ms per frame", *,
+                    per_frame: bool = False) -> Interval:
         """Relative change from pass 1 to pass ``last`` of the per-frame time (or another column of ``passes``, e.g.
         ``"memory bytes"``): per (sequence, repeat) the ratio of the two passes' values, then the median of those
-        ratios minus 1 with its order-statistic interval."""
-        rows = self.passes[self.passes["variant"] == variant].set_index(["sequence", "repeat", "pass"])[column]
+        ratios minus 1 with its order-statistic interval. ``per_frame`` (time only) pairs each frame of pass
+        ``last`` with the frame at its position in pass 1 instead (for each sequence and repeat): an interval over
+        the passes' frames, from as little as one sequence."""
+        if per_frame:
+            if column != "ms per frame":
+                raise ValueError(f"per_frame pairs frame times; column={column!r} has one value per pass")
+            rows = self.frames[self.frames["variant"] == variant]
+            rows = rows.set_index(["sequence", "repeat", "position", "pass"])["wall_s"]
+        else:
+            rows = self.passes[self.passes["variant"] == variant]
+            rows = rows.set_index(["sequence", "repeat", "pass"])[column]
         first = rows.xs(1, level="pass")
         final = rows.xs(last, level="pass").reindex(first.index)
         interval = paired_ratio(final.to_numpy(), first.to_numpy())
@@ -272,18 +284,22 @@ class LongVideoResult:
 
 def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDataset | Sequence[Video],
                variants: Sequence[Variant], multipliers: Sequence[int] = LONG_VIDEO_MULTIPLIERS, *,
-               repeats: int = 1, device: str | torch.device = "auto", progress: bool = True) -> LongVideoResult:
+               repeats: int = 1, warmup: bool = True, device: str | torch.device = "auto",
+               progress: bool = True) -> LongVideoResult:
     """Run every variant on each video played forward then backward ``max(multipliers)`` times (module doc) and
     measure every pass: J&F over the pass's frames against the ground truth, the median per-frame wall and read
-    time (per repeat) and the memory held at the pass's end."""
+    time (per repeat) and the memory held at the pass's end. ``warmup`` first runs each variant once, untimed, on
+    the first video as it is (not on its ×n version: warming the caches does not need hundreds of frames)."""
     if not multipliers or min(multipliers) < 1:
         raise ValueError(f"multipliers={list(multipliers)} must be positive integers")
     items = _videos(videos)
     longest = max(multipliers)
     long_items = [repeat_forward_backward(v, longest) for v in items]
-    experiment = run(models, long_items, variants, repeats=repeats, keep=True, score=False, device=device,
-                     progress=progress, desc=f"×{longest} videos")
-    rows = []
+    if warmup:
+        run(models, items[:1], variants, warmup=False, score=False, device=device, progress=False)
+    experiment = run(models, long_items, variants, repeats=repeats, warmup=False, keep=True, score=False,
+                     device=device, progress=progress, desc=f"×{longest} videos")
+    rows, pass_frames = [], []
     for video, long in zip(items, long_items):
         length = len(video)
         gt = ground_truth(long)
@@ -296,9 +312,12 @@ def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: 
                 scores = evaluate_sequence(gt[span], masks[span], long.name, first_gt=gt[0])
                 jf = 100 * float(summarize(scores)["J&F-Mean"])
                 in_pass = frames[(frames["frame"] >= span.start) & (frames["frame"] < span.stop)]
+                pass_frames.append(in_pass.assign(sequence=video.name, position=in_pass["frame"] - span.start,
+                                                  **{"pass": p}))
                 for repeat, group in in_pass.groupby("repeat"):
                     rows.append({"variant": v.name, "sequence": video.name, "repeat": int(repeat), "pass": p,
                                  "J&F": jf, "ms per frame": 1000 * float(group["wall_s"].median()),
                                  "read ms": 1000 * float(group["read_s"].median()),
                                  "memory bytes": int(group["memory_bytes"].iloc[-1])})
-    return LongVideoResult(passes=pd.DataFrame(rows), experiment=experiment)
+    return LongVideoResult(passes=pd.DataFrame(rows), frames=pd.concat(pass_frames, ignore_index=True),
+                           experiment=experiment)

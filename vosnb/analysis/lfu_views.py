@@ -1,23 +1,24 @@
 """The measurements and figures behind notebook 05 (LFU adaptive memory, Pourganjalikhan & Poullis, CRV 2022).
 
-- :func:`strategy` and :class:`ReadProbe`: memory factories for :func:`~vosnb.inference.propagate` /
-  :func:`~vosnb.inference.evaluate_model`; the probe times every memory read on its own (device-synchronised) and
-  logs how many frames' worth each read saw (Table III's "memory utilization").
-- :func:`run_strategies`, :func:`quality_table`, :func:`speed_table`: Tables I and III (AMM-1, AMM-2, AMM-3);
-  :func:`object_share`: how much of each memory lies on the target objects.
+The comparisons run through :func:`vosnb.engine.run` and :func:`vosnb.engine.long_video`; this module adds what
+is particular to LFU:
+
+- :func:`strategy`: bank factories; :func:`probed` wraps them in :class:`ProbedBank` s, which log how many frames'
+  worth each read saw (Table III's "memory utilization"), read back per sequence by :func:`probed_banks`.
+- :func:`quality_table`: Table I with Table III's memory columns (AMM-1, AMM-2, AMM-3); :func:`object_share`: how
+  much of each memory lies on the target objects.
 - :func:`period_variants`, :func:`filled_lfu`: AMM-2's memory work at the paper's shapes (30×54, Ck 64, Cv 512),
-  timed by notebook 05 and benchmarks/bench_lfu.py; :func:`paired_fps_ratio`: the end-to-end FPS ratio.
+  timed by notebook 05 and benchmarks/bench_lfu.py.
 - :func:`capacity_table`, :func:`plot_capacity`: J&F and FPS against capacity (Fig. 6, AMM-4).
 - :func:`hide_experiment`, :func:`plot_hide`, :func:`plot_failure_frames`: an object hidden for N frames (AMM-5).
-- :func:`clip`, :func:`long_video_table`, :func:`plot_long_videos`: ×1 … ×20 long videos.
+- :func:`plot_long_videos`: ×1 … ×20 long videos (:meth:`~vosnb.engine.LongVideoResult.by_length`).
 - :func:`survival_histories`, :func:`survivors_figure`, :func:`survival_widget`: which features survive in memory.
 """
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,14 +30,13 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from vosnb.analysis import costs
-from vosnb.data import SequenceConfig, Video, clip, make_sequence, repeat_forward_backward
-from vosnb.inference import EvalResult, evaluate_model, ground_truth, padding, propagate
+from vosnb.data import SequenceConfig, Video, make_sequence
+from vosnb.engine import Experiment
+from vosnb.inference import ground_truth, padding, propagate
 from vosnb.memory import FrameContext, KeyValueMemory, Readout, make_memory
 from vosnb.memory.lfu import LFUMemory, MemorySnapshot
-from vosnb.metrics import STANDARD_COLUMNS, evaluate_sequence, jaccard, per_sequence, summarize
+from vosnb.metrics import STANDARD_COLUMNS, jaccard
 from vosnb.plotting import COLORS
-from vosnb.runtime import synchronize
-from vosnb.timing import Interval, paired_ratio
 from vosnb.widgets import FigureExplorer
 
 STRIDE = 16
@@ -59,11 +59,12 @@ def frames_held(bank: KeyValueMemory) -> float:
 
 
 class ProbedBank:
-    """A bank whose reads are timed by its :class:`ReadProbe`; everything else is the wrapped ``bank``'s."""
+    """A bank that logs the frames' worth every read of it saw (``frames_read``, in read order: Table III's "memory
+    utilization"); everything else is the wrapped ``bank``'s."""
 
-    def __init__(self, bank: KeyValueMemory, probe: ReadProbe) -> None:
+    def __init__(self, bank: KeyValueMemory) -> None:
         self.bank = bank
-        self.probe = probe
+        self.frames_read: list[float] = []
 
     def should_write(self, frame_index: int) -> bool:
         return self.bank.should_write(frame_index)
@@ -73,12 +74,8 @@ class ProbedBank:
         self.bank.write(frame_index, key, values, probs, context)
 
     def read(self, query_key: torch.Tensor, context: FrameContext | None = None) -> Readout:
-        synchronize(query_key.device)
-        tic = time.perf_counter()
         out = self.bank.read(query_key, context)
-        synchronize(query_key.device)
-        self.probe.read_seconds.append(time.perf_counter() - tic)
-        self.probe.frames_read.append(frames_held(self.bank))
+        self.frames_read.append(frames_held(self.bank))
         return out
 
     @property
@@ -86,74 +83,36 @@ class ProbedBank:
         return self.bank.nbytes
 
 
-@dataclass
-class ReadProbe:
-    """A memory factory that wraps every bank ``build`` makes in a :class:`ProbedBank`, so the read time alone and
-    the frames' worth of every read are logged here (in read order); the banks are kept (``banks``, in order)."""
-
-    build: Callable[[], KeyValueMemory]
-    read_seconds: list[float] = field(default_factory=list)
-    frames_read: list[float] = field(default_factory=list)
-    banks: list[ProbedBank] = field(default_factory=list)
-
-    def __call__(self) -> ProbedBank:
-        bank = ProbedBank(self.build(), self)
-        self.banks.append(bank)
-        return bank
+def probed(build: Callable[[], KeyValueMemory]) -> Callable[[], ProbedBank]:
+    """A factory of :class:`ProbedBank` s around the banks ``build`` makes (an engine variant's memory)."""
+    return lambda: ProbedBank(build())
 
 
-@dataclass
-class StrategyRun:
-    """One memory strategy over a set of videos: the DAVIS metrics and timings, and what its probe logged."""
-
-    label: str
-    result: EvalResult
-    probe: ReadProbe
-
-    def jf(self) -> pd.Series:
-        """J&F per sequence, in points (for paired bootstrap intervals over sequences)."""
-        return 100 * per_sequence(self.result.metrics)
-
-    def restrict(self, sequences: Sequence[str]) -> EvalResult:
-        """The metrics and timings of ``sequences`` only (a sweep's subset)."""
-        keep = set(sequences)
-        return EvalResult(metrics=self.result.metrics[self.result.metrics["sequence"].isin(keep)],
-                          timings=self.result.timings[self.result.timings["sequence"].isin(keep)])
+def probed_banks(exp: Experiment, name: str) -> dict[str, ProbedBank]:
+    """Variant ``name``'s probed bank per sequence, in the order the sequences ran (``exp`` run with ``keep=True``;
+    every object starts in frame 0, so one bank serves them all)."""
+    out = {}
+    for (variant, sequence), result in exp.runs.items():
+        if variant == name:
+            if list(result.banks) != [0] or not isinstance(result.banks[0], ProbedBank):
+                raise ValueError(f"{name} on {sequence}: need one ProbedBank (memory=probed(...)) serving every "
+                                 f"object from frame 0; got {result.banks}")
+            out[sequence] = result.banks[0]
+    if not out:
+        raise ValueError(f"no kept run of {name!r}: run the experiment with keep=True")
+    return out
 
 
-def run_strategies(model: torch.nn.Module, videos: Sequence[Video], strategies: Mapping[str, Callable[[], KeyValueMemory]],
-                   *, device: str | torch.device = "cpu", progress: bool = True) -> dict[str, StrategyRun]:
-    """Evaluate each strategy (label → bank factory) on the same videos, one after the other."""
-    runs = {}
-    for label, build in strategies.items():
-        probe = ReadProbe(build)
-        result = evaluate_model(model, videos, probe, device=device, progress=progress, desc=str(label))
-        runs[label] = StrategyRun(label, result, probe)
-    return runs
-
-
-def quality_table(runs: Mapping[str, StrategyRun]) -> pd.DataFrame:
-    """Table I (DAVIS metrics in points) with Table III's memory columns: frames' worth read (mean and max over
-    reads) and the most bytes held."""
-    rows = {}
-    for label, run in runs.items():
-        summary = 100 * summarize(run.result.metrics)[list(STANDARD_COLUMNS)]
-        frames = np.asarray(run.probe.frames_read)
-        rows[label] = {**summary.round(1).to_dict(), "memory (frames, mean)": round(float(frames.mean()), 2),
-                       "memory (frames, max)": round(float(frames.max()), 2),
-                       "memory (MiB, max)": round(run.result.timings["max_memory_bytes"].max() / MIB, 3)}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def speed_table(runs: Mapping[str, StrategyRun]) -> pd.DataFrame:
-    """Table III's speed: frames per second over the whole set, per-frame time, and the memory read alone."""
-    rows = {}
-    for label, run in runs.items():
-        frames = float(run.result.timings["frames"].sum())
-        read = float(np.sum(run.probe.read_seconds))
-        rows[label] = {"FPS": run.result.fps, "ms per frame": 1000 / run.result.fps,
-                       "read ms per frame": 1000 * read / frames,
-                       "read share (%)": 100 * read / float(run.result.timings["seconds"].sum())}
+def quality_table(exp: Experiment, names: Sequence[str]) -> pd.DataFrame:
+    """Table I (DAVIS metrics in points) with Table III's memory columns for the probed variants ``names``:
+    frames' worth read (mean and max over every read) and the most bytes held."""
+    rows, held = {}, exp.summary()["max memory (bytes)"]
+    for name in names:
+        summary = 100 * exp.evaluation(name).summary[list(STANDARD_COLUMNS)]
+        frames = np.concatenate([bank.frames_read for bank in probed_banks(exp, name).values()])
+        rows[name] = {**summary.round(1).to_dict(), "memory (frames, mean)": round(float(frames.mean()), 2),
+                      "memory (frames, max)": round(float(frames.max()), 2),
+                      "memory (MiB, max)": round(held[name] / MIB, 3)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -238,33 +197,22 @@ def period_variants(every5_frames: int = EVERY5_FRAMES_DAVIS, *, capacity: float
     return {"every5": every5_period, "lfu": lfu_period, "first_last": first_last_period}
 
 
-def paired_fps_ratio(runs: Mapping[str, StrategyRun], faster: str, slower: str) -> Interval:
-    """FPS(faster) / FPS(slower) per sequence (the same frames, so seconds(slower) / seconds(faster)): the median
-    over sequences with its order-statistic interval (:func:`vosnb.timing.paired_ratio`)."""
-    seconds = {label: runs[label].result.timings.set_index("sequence")["seconds"] for label in (faster, slower)}
-    return paired_ratio(seconds[slower].to_numpy(), seconds[faster].reindex(seconds[slower].index).to_numpy())
-
-
 # ------------------------------------------------------------------------------------------------ capacity (Fig. 6)
-def capacity_table(sweep: Mapping[float, StrategyRun]) -> pd.DataFrame:
-    """J&F (points), FPS and read time per frame of an LFU capacity sweep (capacity → run)."""
-    rows = []
-    for capacity, run in sorted(sweep.items()):
-        frames = float(run.result.timings["frames"].sum())
-        rows.append({"capacity": capacity, "J&F": 100 * float(run.result.summary["J&F-Mean"]), "FPS": run.result.fps,
-                     "read ms per frame": 1000 * float(np.sum(run.probe.read_seconds)) / frames})
-    return pd.DataFrame(rows)
+def capacity_table(exp: Experiment, names: Mapping[float, str]) -> pd.DataFrame:
+    """An LFU capacity sweep's rows of ``exp.summary()`` (``names``: capacity → variant) with their capacity."""
+    return exp.summary().loc[list(names.values())].assign(capacity=list(names)).reset_index()
 
 
-def plot_capacity(table: pd.DataFrame, references: Mapping[str, EvalResult]) -> Figure:
-    """Fig. 6: LFU's J&F and FPS against its capacity, with the reference strategies as horizontal lines."""
+def plot_capacity(table: pd.DataFrame, references: pd.DataFrame) -> Figure:
+    """Fig. 6: LFU's J&F and FPS against its capacity (:func:`capacity_table`), with the reference strategies (rows
+    of an experiment's summary) as horizontal lines."""
     fig, (ax_q, ax_s) = plt.subplots(1, 2, figsize=(10, 3.6))
     ax_q.plot(table["capacity"], table["J&F"], "o-", color=COLORS["lfu"], label="LFU")
     ax_s.plot(table["capacity"], table["FPS"], "o-", color=COLORS["lfu"], label="LFU")
-    for label, result in references.items():
+    for label, row in references.iterrows():
         style = {"color": COLORS.get(label, "grey"), "linestyle": "--", "label": label}
-        ax_q.axhline(100 * float(result.summary["J&F-Mean"]), **style)
-        ax_s.axhline(result.fps, **style)
+        ax_q.axhline(row["J&F"], **style)
+        ax_s.axhline(row["FPS"], **style)
     ax_q.set(xlabel="capacity (frames' worth)", ylabel="J&F", xticks=table["capacity"].tolist())
     ax_s.set(xlabel="capacity (frames' worth)", ylabel="frames per second", xticks=table["capacity"].tolist(),
              ylim=(0, None))
@@ -316,24 +264,20 @@ def on_objects(frame_of: np.ndarray, position: np.ndarray, masks: np.ndarray, ob
     return owned[frame_of, position // grid[1], position % grid[1]] >= 0.5
 
 
-def object_share(runs: Mapping[str, StrategyRun], videos: Sequence[Video]) -> pd.DataFrame:
-    """Per sequence and strategy, the share of the memory's features that lie on the target objects after the
-    last write (the permanent features of the banks each run's probe built, one per video: every object starts at
-    frame 0; a temporary last-frame slot is not counted)."""
+def object_share(exp: Experiment, names: Sequence[str], videos: Sequence[Video]) -> pd.DataFrame:
+    """Per sequence and probed variant, the share of the memory's features that lie on the target objects after
+    the last write (the permanent features of its kept bank; a temporary last-frame slot is not counted)."""
     rows = {}
-    masks = {video.name: ground_truth(video) for video in videos}
-    for label, run in runs.items():
-        if len(run.probe.banks) != len(videos):
-            raise ValueError(f"{label}: {len(run.probe.banks)} banks for {len(videos)} videos; object_share needs one "
-                             "bank per video (every object introduced in frame 0)")
-        for video, probed in zip(videos, run.probe.banks):
-            bank = probed.bank
+    for name in names:
+        banks = probed_banks(exp, name)
+        for video in videos:
+            bank = banks[video.name].bank
             frame_of = bank.frame_of.cpu().numpy()
             position = np.arange(len(frame_of)) % bank.elements_per_frame
             if isinstance(bank, LFUMemory):
                 position = bank.position.cpu().numpy()
-            rows.setdefault(video.name, {})[label] = float(
-                on_objects(frame_of, position, masks[video.name], video.object_ids).mean())
+            rows.setdefault(video.name, {})[name] = float(
+                on_objects(frame_of, position, ground_truth(video), video.object_ids).mean())
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -420,40 +364,16 @@ def plot_failure_frames(video: Video, predictions: Mapping[str, np.ndarray], obj
 
 
 # ------------------------------------------------------------------------------------------------ long videos
-def long_video_table(model: torch.nn.Module, videos: Sequence[Video], multipliers: Sequence[int],
-                     strategies: Mapping[str, Callable[[], KeyValueMemory]], *, device: str | torch.device = "cpu",
-                     progress: bool = True) -> pd.DataFrame:
-    """J&F and per-frame time of each strategy on ``repeat_forward_backward(video, n)`` for each multiplier.
-
-    Times are medians over the last pass (the last ``len(video)`` frames), where a growing memory is largest:
-    ``ms per frame`` for the whole frame, ``read ms`` for the memory read alone."""
-    rows = []
-    jobs = [(v, n) for v in videos for n in multipliers]
-    for video, n in tqdm(jobs, desc="long videos", disable=not progress):
-        long = repeat_forward_backward(video, n)
-        for label, build in strategies.items():
-            probe = ReadProbe(build)
-            result = propagate(model, long, probe, device=device)
-            scores = evaluate_sequence(ground_truth(long), result.masks, long.name)
-            rows.append({"sequence": video.name, "multiplier": n, "frames": len(long), "strategy": label,
-                         "J&F": 100 * float(per_sequence(scores).mean()),
-                         "ms per frame": 1000 * float(np.median(result.frame_times[-len(video):])),
-                         "read ms": 1000 * float(np.median(probe.read_seconds[-len(video):])),
-                         "memory (frames, max)": max(probe.frames_read)})
-    return pd.DataFrame(rows)
-
-
-def plot_long_videos(table: pd.DataFrame) -> Figure:
-    """J&F and per-frame time (solid: whole frame, dashed: memory read) against video length (mean over videos)."""
+def plot_long_videos(by_length: pd.DataFrame) -> Figure:
+    """J&F and per-frame time (solid: whole frame, dashed: memory read; medians over the last pass) against video
+    length, from :meth:`~vosnb.engine.LongVideoResult.by_length`."""
     fig, (ax_q, ax_t) = plt.subplots(1, 2, figsize=(10, 3.6))
-    means = table.groupby(["strategy", "multiplier"], sort=False)[["J&F", "ms per frame", "read ms"]].mean()
-    for label in table["strategy"].unique():
-        rows = means.loc[label]
+    for label, rows in by_length.groupby("variant", sort=False):
         c = COLORS.get(label, None)
-        ax_q.plot(rows.index, rows["J&F"], "o-", color=c, label=label)
-        ax_t.plot(rows.index, rows["ms per frame"], "o-", color=c, label=f"{label}: frame")
-        ax_t.plot(rows.index, rows["read ms"], "s--", color=c, label=f"{label}: read")
-    ticks = sorted(table["multiplier"].unique())
+        ax_q.plot(rows["multiplier"], rows["J&F"], "o-", color=c, label=label)
+        ax_t.plot(rows["multiplier"], rows["ms per frame"], "o-", color=c, label=f"{label}: frame")
+        ax_t.plot(rows["multiplier"], rows["read ms"], "s--", color=c, label=f"{label}: read")
+    ticks = sorted(by_length["multiplier"].unique())
     ax_q.set(xlabel="length (× the sequence)", ylabel="J&F", ylim=(0, 100), xticks=ticks)
     ax_t.set(xlabel="length (× the sequence)", ylabel="ms (median over the last pass)", ylim=(0, None), xticks=ticks)
     ax_q.legend()

@@ -3,13 +3,15 @@
 - :func:`plot_redundancy`: SWEM Fig. 2 from :class:`~vosnb.analysis.redundancy.RedundancyReport` s.
 - :func:`propagate_traced`: one video through a :class:`~vosnb.memory.swem.SWEMMemory` that keeps every write's
   trace; :func:`sequential_batch_gap` (SWEM-5), :func:`count_features` (SWEM-6), :func:`weight_disagreement`
-  (SWEM-4), :func:`length_variants` (SWEM-7 at the paper's shapes), :func:`time_vs_length` and
-  :func:`pass_change` (SWEM-7 end to end), :func:`sweep` (number of bases, EM iterations).
+  (SWEM-4), :func:`length_variants` (SWEM-7 at the paper's shapes), :func:`plot_time_vs_length` (SWEM-7 end to
+  end, from :func:`vosnb.engine.long_video`), :func:`sweep_variants` and :func:`sweep_table` (number of bases, EM
+  iterations, through :func:`vosnb.engine.run`).
 - :func:`plot_weight_maps` (SWEM Fig. 5), :func:`plot_assignments` and :func:`assignment_widget` (step through a
   video and watch which basis takes each pixel).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets
@@ -20,17 +22,15 @@ import torch
 import torch.nn.functional as F
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from vosnb.analysis import costs
 from vosnb.analysis.redundancy import EDGES, RedundancyReport
-from vosnb.data import DAVIS_PALETTE, Video, repeat_forward_backward
-from vosnb.inference import (MemorySpec, PropagationResult, evaluate_model, ground_truth, padding, propagate,
-                             unpad)
+from vosnb.data import DAVIS_PALETTE, Video
+from vosnb.engine import Experiment, Variant
+from vosnb.inference import PropagationResult, ground_truth, padding, propagate, unpad
 from vosnb.memory import EveryK
 from vosnb.memory.swem import CLASSES, SWEMMemory, WriteTrace, batch_weighted_mean
 from vosnb.metrics import evaluate_sequence, summarize
-from vosnb.timing import Interval, paired_ratio, shifted
 from vosnb.widgets import FigureExplorer
 
 
@@ -134,62 +134,27 @@ def j_and_f(videos: Sequence[Video], masks: Mapping[str, np.ndarray]) -> float:
     return 100 * float(summarize(pd.concat(scores, ignore_index=True))["J&F-Mean"])
 
 
-def sweep(model: torch.nn.Module, videos: Sequence[Video], settings: Sequence[Mapping[str, object]], *,
-          device: str | torch.device = "cpu", progress: bool = True) -> pd.DataFrame:
-    """J&F (points) and per-frame time of SWEM memories built with each of ``settings`` (SWEMMemory arguments);
-    each row also names the number of bases, EM iterations and weights the memory used."""
+def sweep_variants(settings: Sequence[Mapping[str, object]]) -> list[Variant]:
+    """One engine variant per setting (:class:`SWEMMemory` arguments), named by the number of bases per class, EM
+    iterations and weights of the bank it builds."""
+    variants = []
+    for setting in settings:
+        bank = SWEMMemory(**setting)
+        name = f"L={bank.num_bases}, {bank.em_iters} iterations, {'adaptive' if bank.adaptive else 'fixed'}"
+        variants.append(Variant(name, functools.partial(SWEMMemory, **setting)))
+    return variants
+
+
+def sweep_table(exp: Experiment) -> pd.DataFrame:
+    """Per variant of :func:`sweep_variants`: the number of bases, EM iterations and weights its banks use, J&F
+    (points) and ms per frame."""
+    summary = exp.summary()
     rows = []
-    for setting in tqdm(settings, desc="settings", disable=not progress):
-        probe = SWEMMemory(**setting)
-        result = evaluate_model(model, videos, lambda s=dict(setting): SWEMMemory(**s), device=device, progress=False)
-        rows.append({"num_bases": probe.num_bases, "em_iters": probe.em_iters, "adaptive": probe.adaptive,
-                     "J&F": 100 * float(result.summary["J&F-Mean"]), "ms_per_frame": 1000 / result.fps})
+    for variant in exp.variants:
+        bank, row = variant.memory(), summary.loc[variant.name]
+        rows.append({"num_bases": bank.num_bases, "em_iters": bank.em_iters, "adaptive": bank.adaptive,
+                     "J&F": row["J&F"], "ms per frame": row["ms per frame"]})
     return pd.DataFrame(rows)
-
-
-def excerpt(video: Video, frames: int) -> Video:
-    """The first ``frames`` frames of ``video`` (every object must start within them)."""
-    late = {k: t for k, t in video.first_frame.items() if t >= frames}
-    if late or not 1 <= frames <= len(video):
-        raise ValueError(f"an excerpt of {frames} of the {len(video)} frames of {video.name!r} must keep every "
-                         f"object; objects starting later: {late}")
-    return Video(f"{video.name}_first{frames}", video.frame_names[:frames], video.object_ids, video.first_frame,
-                 video.height, video.width, video.frame, video.mask)
-
-
-def time_vs_length(model: torch.nn.Module, video: Video, memories: Mapping[str, MemorySpec],
-                   multipliers: Sequence[int] = (1, 5, 10, 20), *, device: str | torch.device = "cpu",
-                   progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """SWEM-7: per-frame time along ever longer videos (``repeat_forward_backward``), per memory.
-
-    Inference is causal, so pass n of the longest video is the last pass of the ×n video: one run per memory of
-    the ×max(multipliers) video gives every length (after an untimed warm-up run of ``video``). Returns a table
-    per pass (``ms_per_frame``: the median over pass n, where a growing memory is largest; ``memory_bytes`` held
-    at its end) and the per-frame times (``memory``, ``frame``, ``ms``; frame 0, which only writes, left out) for
-    :func:`pass_change`."""
-    long = repeat_forward_backward(video, max(multipliers))
-    passes, frames = [], []
-    for name, spec in tqdm(memories.items(), desc=f"{long.name}", disable=not progress):
-        propagate(model, video, spec, device=device)  # untimed warm-up: allocator and kernel caches
-        result = propagate(model, long, spec, device=device)
-        ms = 1000 * result.frame_times
-        for n in multipliers:
-            last_pass = slice((n - 1) * len(video), n * len(video))
-            passes.append({"memory": name, "multiplier": n, "frames": n * len(video),
-                           "ms_per_frame": float(np.median(ms[last_pass])),
-                           "memory_bytes": int(result.memory_bytes[n * len(video) - 1])})
-        frames.append(pd.DataFrame({"memory": name, "frame": np.arange(1, len(long)), "ms": ms[1:]}))
-    return pd.DataFrame(passes), pd.concat(frames, ignore_index=True)
-
-
-def pass_change(frames: pd.DataFrame, pass_length: int, last: int) -> Interval:
-    """Relative change of the per-frame time from pass 1 to pass ``last`` of one run of :func:`time_vs_length`:
-    frame i of the last pass over frame i of the first (``ms`` in ``frames``, which starts at frame 1), the median
-    over the pass's frames with its order-statistic interval (:func:`vosnb.timing.paired_ratio`)."""
-    ms = frames["ms"].to_numpy()
-    first = ms[: pass_length - 1]  # frame 0 only writes: pass 1 has pass_length − 1 timed frames
-    final = ms[(last - 1) * pass_length: last * pass_length - 1]  # the same positions of the last pass
-    return shifted(paired_ratio(final, first), -1.0)
 
 
 def length_variants(base_frames: int, multipliers: Sequence[int] = (1, 20), *, k: int = 5,
@@ -229,15 +194,18 @@ def length_variants(base_frames: int, multipliers: Sequence[int] = (1, 20), *, k
     return variants
 
 
-def plot_time_vs_length(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> Figure:
-    """Per-frame time and memory held vs video length, one line per memory."""
+def plot_time_vs_length(by_length: pd.DataFrame, colors: Mapping[str, str] | None = None) -> Figure:
+    """Per-frame time (median over the last pass) and memory held against video length, one line per memory, from
+    :meth:`~vosnb.engine.LongVideoResult.by_length`."""
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for name, rows in table.groupby("memory", sort=False):
+    for name, rows in by_length.groupby("variant", sort=False):
         kw = {"color": colors[name]} if colors and name in colors else {}
-        ax_t.plot(rows["frames"], rows["ms_per_frame"], "o-", label=name, **kw)
-        ax_m.plot(rows["frames"], rows["memory_bytes"] / 2**20, "o-", label=name, **kw)
-    ax_t.set(xlabel="video length (frames)", ylabel="ms per frame (median, last pass)", ylim=(0, None))
-    ax_m.set(xlabel="video length (frames)", ylabel="memory held (MiB)")
+        ax_t.plot(rows["multiplier"], rows["ms per frame"], "o-", label=name, **kw)
+        ax_m.plot(rows["multiplier"], rows["memory (bytes)"] / 2**20, "o-", label=name, **kw)
+    ticks = sorted(by_length["multiplier"].unique())
+    ax_t.set(xlabel="video length (× the excerpt)", ylabel="ms per frame (median, last pass)", ylim=(0, None),
+             xticks=ticks)
+    ax_m.set(xlabel="video length (× the excerpt)", ylabel="memory held (MiB)", xticks=ticks)
     ax_t.legend()
     return fig
 
@@ -251,7 +219,7 @@ def plot_sweep(table: pd.DataFrame, parameter: str) -> Figure:
     ax.minorticks_off()
     ax.set_xticks(rows[parameter].tolist(), [str(v) for v in rows[parameter]])
     twin = ax.twinx()
-    twin.plot(rows[parameter], rows["ms_per_frame"], "s--", color="grey")
+    twin.plot(rows[parameter], rows["ms per frame"], "s--", color="grey")
     twin.set_ylabel("ms per frame", color="grey")
     twin.grid(False)
     return fig
