@@ -64,6 +64,10 @@ def test_paper_shape_costs_restore_the_bank_after_each_call():
     assert table.loc[("every-5", 4), "MiB held"] == pytest.approx(2 * table.loc[("every-5", 2), "MiB held"])
     assert (table["ms per frame"] >= table["read ms"]).all()
     assert timing.repeats == 1
+    change = zoo_views.paper_shape_change(timing, "every-5", 2, 4)
+    per_frame = {t: timing.times[("every-5", t, "read")].wall[0] + timing.times[("every-5", t, "writes")].wall[0] / 5
+                 for t in (2, 4)}
+    assert change.estimate == pytest.approx(per_frame[4] / per_frame[2] - 1)
 
 
 def test_memory_contents_counts_frames_worth_per_source():
@@ -108,16 +112,19 @@ def test_accuracy_table_and_content_probe_read_one_engine_run(tiny):
 
 
 def test_pass_changes_and_length_table_read_the_passes():
-    rows = []
+    rows, frames = [], []
     for seq in ("a", "b"):
         for repeat in (0, 1):
             for p in (1, 2):
                 rows.append({"variant": "v", "sequence": seq, "repeat": repeat, "pass": p, "J&F": 50.0 + p,
                              "ms per frame": 10.0 * p + repeat, "read ms": 1.0, "memory bytes": 100 * p})
-    long = LongVideoResult(passes=pd.DataFrame(rows), frames=pd.DataFrame(), experiment=None)
+                frames += [{"variant": "v", "sequence": seq, "repeat": repeat, "pass": p, "position": i,
+                            "wall_s": 0.01 * p * (1 + i)} for i in range(3)]
+    long = LongVideoResult(passes=pd.DataFrame(rows), frames=pd.DataFrame(frames), experiment=None)
     changes = zoo_views.pass_changes(long, 2)
     assert changes.loc["v", "bytes change"] == 1.0
-    assert zoo_views.interval_of(changes, "v", "time") == long.pass_change("v", 2)
+    assert changes.loc["v", "time change"] == pytest.approx(1.0)  # every frame twice as slow in pass 2
+    assert zoo_views.interval_of(changes, "v", "time") == long.pass_change("v", 2, per_frame=True)
     table = zoo_views.length_table(long, (1, 2))
     assert table.loc[("v", 2), "J&F"] == 51.5 and table.loc[("v", 2), "bytes"] == 200
     assert isinstance(zoo_views.interval_of(changes, "v", "bytes"), Interval)

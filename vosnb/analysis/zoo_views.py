@@ -32,7 +32,7 @@ from vosnb.metrics import bootstrap_ci
 from vosnb.models.rde import RDE, MemCompress
 from vosnb.models.zoo import load_pretrained
 from vosnb.plotting import color
-from vosnb.timing import Interval, Timing, time_interleaved
+from vosnb.timing import Interval, Timing, paired_ratio, shifted, time_interleaved
 from vosnb.widgets import FigureExplorer
 
 
@@ -136,11 +136,14 @@ def length_table(long: LongVideoResult, multipliers: Sequence[int]) -> pd.DataFr
 
 
 def pass_changes(long: LongVideoResult, last: int) -> pd.DataFrame:
-    """ZOO-2's measurements per variant: relative change of the per-frame time and of the bytes held from pass 1
-    to pass ``last`` (median over sequences × repeats, with the interval of :meth:`LongVideoResult.pass_change`)."""
+    """ZOO-2's end-to-end measurements per variant: relative change from pass 1 to pass ``last`` of the per-frame
+    time (frames paired by their position in the pass) and of the bytes held at the pass's end (over sequences and
+    repeats), each the median of the paired ratios − 1 with its order-statistic interval
+    (:meth:`LongVideoResult.pass_change`)."""
     rows = {}
     for variant in long.passes["variant"].unique():
-        time, held = long.pass_change(variant, last), long.pass_change(variant, last, "memory bytes")
+        time = long.pass_change(variant, last, per_frame=True)
+        held = long.pass_change(variant, last, "memory bytes")
         rows[variant] = {"time change": time.estimate, "time low": time.low, "time high": time.high,
                          "bytes change": held.estimate, "bytes low": held.low, "bytes high": held.high,
                          "confidence": time.confidence}
@@ -237,6 +240,19 @@ def paper_shape_costs(memory_frames: Sequence[int] = (10, 200), names: Sequence[
                          "ms per frame": 1000 * (read + writes / STRATEGIES[name].period),
                          "MiB held": held[name, frames] / 2**20})
     return timing, pd.DataFrame(rows).set_index(["strategy", "T"])
+
+
+def paper_shape_change(timing: Timing, name: str, low: int, high: int) -> Interval:
+    """ZOO-2 at the paper's shapes: the memory work per frame (read + the period's writes / period) of strategy
+    ``name`` at ``T = high`` over ``T = low``, minus 1, per timed round (both ran in it), with the median's
+    order-statistic interval."""
+    period = STRATEGIES[name].period
+
+    def per_frame(frames: int) -> list[float]:
+        reads, writes = (timing.times[(name, frames, part)].wall for part in ("read", "writes"))
+        return [r + w / period for r, w in zip(reads, writes)]
+
+    return shifted(paired_ratio(per_frame(high), per_frame(low)), -1.0)
 
 
 def _read(bank: MemoryBank, query: torch.Tensor) -> None:
