@@ -52,10 +52,10 @@ def test_use_style_sets_the_palette_and_the_stable_svg_salt():
 
 
 def test_colours_are_fixed_and_distinct_per_memory_strategy():
-    strategies = ["every5", "first_last", "lfu", "swem", "rde", "gam"]
+    strategies = ["every5", "every5+last", "first_last", "lfu", "swem", "rde", "gam", "xmem"]  # the zoo's eight
     assert len({plotting.color(s) for s in strategies}) == len(strategies)
     assert plotting.color("dot") != plotting.color("l2")
-    assert set(plotting.COLORS.values()) <= set(plotting.OKABE_ITO) | {"#7F7F7F"}
+    assert set(plotting.COLORS.values()) <= set(plotting.OKABE_ITO) | {"#7F7F7F", plotting.TOL_WINE}
     with pytest.raises(KeyError, match="known names: every5"):
         plotting.color("every7")
     with pytest.raises(TypeError):

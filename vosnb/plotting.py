@@ -2,7 +2,7 @@
 
 `use_style()` sets a clean matplotlib style whose colour cycle is the Okabe-Ito palette (safe for the common
 colour-vision deficiencies); `COLORS` fixes one colour per memory strategy / variant so that, say, LFU is the same
-green in every notebook. `savefig` writes PNG and SVG whose bytes depend only on the figure: no dates, no software
+green in every notebook (from Okabe-Ito, grey, and `TOL_WINE` for the ninth). `savefig` writes PNG and SVG whose bytes depend only on the figure: no dates, no software
 versions, a fixed SVG hash salt (so a re-run that draws the same thing leaves `git status` clean).
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ OKABE_ITO: tuple[str, ...] = (
     "#000000",  # black
 )
 _GREY = "#7F7F7F"
+TOL_WINE = "#882255"  # a ninth strategy colour once Okabe-Ito's eight are taken: Paul Tol's muted wine, also CVD-safe
 
 # One colour per memory strategy, model family and affinity, used by every notebook.
 COLORS: Mapping[str, str] = MappingProxyType({
@@ -42,7 +43,7 @@ COLORS: Mapping[str, str] = MappingProxyType({
     "rde": OKABE_ITO[4],
     "gam": OKABE_ITO[5],
     "every5+last": _GREY,  # STM's memory (every-5 plus the previous frame)
-    "xmem": "#882255",  # wine (Tol's muted scheme): the XMem-style memory, beyond the papers
+    "xmem": TOL_WINE,  # the XMem-style memory, beyond the papers
     "first": OKABE_ITO[6],
     "latest": OKABE_ITO[7],
     # models
