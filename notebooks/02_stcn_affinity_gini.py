@@ -82,7 +82,7 @@ ctx = vosnb.context.setup(notebook="02_stcn_affinity_gini", profile=profile, dat
 #   J&F comparison is paired over the same sequences. Ten sequences give wide intervals: a `direction only` in
 #   `ci` may become `reproduced` in `full`.
 # - Timings (STCN-5, -7, -8) at the paper's shapes: 9 interleaved rounds after a warm-up round in `ci`, 15 in
-#   `full`, 2 threads pinned in `ci`; STCN-7 times the matching alone in `ci` and matching plus readout too in
+#   `full`, one thread pinned in `ci`; STCN-7 times the matching alone in `ci` and matching plus readout too in
 #   `full`.
 
 # %%

@@ -108,7 +108,7 @@ def test_records_show_as_the_claims_table_shows_them(results, tmp_path):
                                                                         claims.format_value(paper))
     gam = row(page, "GAM-2", "time_ratio")
     assert gam["measured"][0] == "~ 0.420 [~ 0.400, ~ 0.450]"  # a timing keeps the ~ of the claims table
-    assert gam["verdict"][:2] == (f"~ {REPRODUCED}", f"verdict verdict-{REPRODUCED}")
+    assert gam["verdict"][:2] == (REPRODUCED, f"verdict verdict-{REPRODUCED}")  # a verdict never carries ~
     (record,) = [r for r in claims.load_results(results, with_unrecorded=False) if r.id == "GAM-2"]
     shown = record.display_row()
     assert [gam[c][0] for c in ("ID", "sub-claim", "evidence", "paper", "measured", "rule", "verdict")] == \

@@ -10,7 +10,7 @@ import torch
 
 from vosnb.claims import format_measurement, format_value
 from vosnb.memory.swem import SWEMMemory
-from vosnb.runtime import ISA_ENV, ci_numerics_env
+from vosnb.runtime import CI_THREADS, ISA_ENV, ci_numerics_env
 
 PIN_VARIABLES = {name for env in ISA_ENV.values() for name in env} | {"VOSNB_CI_ISA", "OMP_WAIT_POLICY"}
 
@@ -32,7 +32,7 @@ PIN_AND_REPORT = ("import os, torch, vosnb.runtime as r; {before}warning = r.pin
 @pytest.mark.parametrize("level, capability, mkl", [("avx2", "AVX2", "AVX2"), ("sse", "DEFAULT", "COMPATIBLE")])
 def test_pin_selects_the_instruction_set_path_before_the_first_computation(level, capability, mkl):
     out = run_python(PIN_AND_REPORT.format(before=""), VOSNB_CI_ISA=level)
-    assert out.split() == [capability, "2", mkl, "True"]
+    assert out.split() == [capability, str(CI_THREADS), mkl, "True"]
 
 
 def test_pin_after_a_computation_says_it_did_not_hold():
@@ -40,7 +40,7 @@ def test_pin_after_a_computation_says_it_did_not_hold():
     if native == "AVX2":
         pytest.skip("the native path is the pinned one: a late pin cannot be told apart")
     out = run_python(PIN_AND_REPORT.format(before="torch.ones(64).sum(); "))
-    assert out.split() == [native, "2", "AVX2", "False"]
+    assert out.split() == [native, str(CI_THREADS), "AVX2", "False"]
 
 
 def test_ci_environment_names_every_library_and_the_wait_policy(monkeypatch):

@@ -80,8 +80,8 @@ MAGNITUDE_TOLERANCE: Mapping[str, float] = {
 FLAT_BOUND = 0.10  # "stays flat": |relative change| ≤ 10% (ZOO-2's bound), for every such claim
 MAX_EXACT_ATOL = 1e-6  # exact claims: float round-off only
 
-TIMED = "~"  # prefix of machine-dependent values (plain ASCII: every font has it); tests/nbval_sanitize.cfg hides
-#               what follows it
+TIMED = "~"  # prefix of machine-dependent numbers (plain ASCII: every font has it); tests/nbval_sanitize.cfg hides
+#               the number that follows it, never a verdict
 CATALOGUE_PATH = Path(__file__).with_name("claims.yaml")
 CATALOGUE_MD_PATH = Path(__file__).with_name("CLAIMS.md")
 TERMINAL_WIDTH = 120
@@ -654,14 +654,10 @@ class ClaimRecord:
             value += f" {self.unit}"
         return value if interval is None else f"{value} {interval}"
 
-    def verdict_text(self) -> str:
-        """The verdict, prefixed with ~ for a timing (whose verdict the nbval sanitiser hides)."""
-        return f"{TIMED} {self.verdict}" if self.timing and self.verdict != NOT_RUN else self.verdict
-
     def display_row(self) -> dict[str, str]:
         """The closing table's columns: ID, sub-claim, claim, evidence, paper, measured (with interval), rule,
         verdict (with the reason of a `not run`)."""
-        verdict = f"{NOT_RUN}: {self.reason}" if self.verdict == NOT_RUN else self.verdict_text()
+        verdict = f"{NOT_RUN}: {self.reason}" if self.verdict == NOT_RUN else self.verdict
         return {"ID": self.id, "sub-claim": self.sub_claim, "claim": _shorten(self.claim), "evidence": self.evidence,
                 "paper": format_value(self.paper_value), "measured": self.measured_text(), "rule": self.rule,
                 "verdict": verdict}
@@ -811,8 +807,8 @@ class Ledger:
         """The notebook's closing claims table."""
         caption = f"Claims measured by {self.notebook} ({self.dataset}, profile {self.profile})"
         if any(r.machine_dependent for r in self.records):
-            caption += (f". {TIMED} marks what depends on the machine: the numbers of a timing or a round-off "
-                        f"residual, and the verdict of a timing")
+            caption += (f". {TIMED} marks the numbers that depend on the machine (a timing, a round-off residual); "
+                        f"every verdict is compared")
         return render_table(self.records, f"claims_{self.notebook}", caption)
 
 
@@ -899,7 +895,7 @@ def terminal_table(records: Sequence[ClaimRecord], catalogue: Mapping[str, Catal
         if entry.paper != paper:
             paper = entry.paper
             lines += ["" if lines else None, _clip(f"== {paper}: {entry.paper_title}", width)]
-        lines.append(_clip(f"{r.id:<8} {r.sub_claim:<20} {r.evidence:<8} {r.verdict_text():<16} "
+        lines.append(_clip(f"{r.id:<8} {r.sub_claim:<20} {r.evidence:<8} {r.verdict:<16} "
                            f"{r.measured_text()}", width))
         where = ", ".join(x for x in (r.model, r.dataset, r.notebook) if x)
         paper_value = f" (paper: {format_value(r.paper_value)})" if r.paper_value not in ("", None) else ""

@@ -104,8 +104,8 @@ def render(records: Sequence[ClaimRecord], catalogue: Mapping[str, CatalogueEntr
             "<h1>Claims dashboard</h1>\n"
             f"<p>Every claim of the catalogue (<code>vosnb/claims.yaml</code>) with the records in "
             f"<code>{html.escape(source)}</code>, as <code>vosnb claims</code> lists them. An ID without a record is "
-            f"<em>not run</em>, with the reason. {TIMED} marks what depends on the machine: the numbers of a timing "
-            f"or a round-off residual, and the verdict of a timing. The verdict is written in each cell; the colour "
+            f"<em>not run</em>, with the reason. {TIMED} marks the numbers that depend on the machine: those of a "
+            f"timing or a round-off residual. The verdict is written in each cell; the colour "
             f"only repeats it.</p>\n"
             f"{_summary(by_paper, catalogue)}\n{''.join(sections)}\n</body>\n</html>\n")
 

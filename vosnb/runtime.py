@@ -100,7 +100,12 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 
 
 # ----------------------------------------------------------------------------------------- pinned ci numerics
-CI_THREADS = 2
+CI_THREADS = 1
+"""One torch thread at the ci profile. Measured on this 2-core machine (AMD EPYC, torch 2.13): the small model
+propagates faster on one thread than on two (2.23 s against 2.45 s for 4 sequences, half the CPU time), and one
+operation timed against itself (an A/A comparison, 9 interleaved rounds of a paper-shape read) gives ratio
+intervals of ±1.5% on one thread and ±30–40% on two, idle. One thread also leaves the other core to whatever else
+runs, and makes the outputs independent of the core count."""
 ISA_ENV: dict[str, dict[str, str]] = {
     # ATen's vectorised kernels, oneDNN's convolutions and MKL's BLAS each pick a code path by instruction set;
     # paths round differently, so the same notebook gives other last bits on another CPU. A fixed path per level:
