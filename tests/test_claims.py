@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import csv
 import io
 import json
@@ -617,3 +618,41 @@ def test_cli_with_no_records_lists_the_catalogue_as_not_run(tmp_path, capsys):
     assert {r["verdict"] for r in cli_json(capsys, "--results", str(tmp_path))} == {NOT_RUN}
     assert cli.main(["claims", "--results", str(tmp_path), "--verdict", "reproduced"]) == 0
     assert "no claims in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rule, interval, plain, timed", [
+    # a flat claim: the ±10% bound becomes a band 5%..15% that a timing cannot tell
+    (Flat(0.10), (0.02, 0.08), REPRODUCED, INCONCLUSIVE),
+    (Flat(0.10), (-0.04, 0.04), REPRODUCED, REPRODUCED),
+    (Flat(0.10), (0.11, 0.14), NOT_REPRODUCED, INCONCLUSIVE),
+    (Flat(0.10), (0.16, 0.30), NOT_REPRODUCED, NOT_REPRODUCED),
+    # a ratio claimed > 1: 0.95..1.05 cannot be told
+    (Ratio(1.3), (1.02, 1.04), REPRODUCED, INCONCLUSIVE),
+    (Ratio(1.3), (1.06, 1.20), REPRODUCED, REPRODUCED),
+    (Ratio(1.3), (0.96, 0.98), NOT_REPRODUCED, INCONCLUSIVE),
+    (Ratio(0.5), (1.06, 1.10), NOT_REPRODUCED, NOT_REPRODUCED),
+    # a relative change claimed above a margin of 0.1: 0.05..0.15 cannot be told
+    (Greater(margin=0.1), (0.12, 0.14), REPRODUCED, INCONCLUSIVE),
+    (Greater(margin=0.1), (0.16, 0.40), REPRODUCED, REPRODUCED),
+    (Greater(margin=0.1), (0.06, 0.08), NOT_REPRODUCED, INCONCLUSIVE),
+    (Less(), (-0.03, -0.01), REPRODUCED, INCONCLUSIVE),
+])
+def test_a_timing_cannot_tell_a_band_around_the_bound(rule, interval, plain, timed):
+    banded = dataclasses.replace(rule, resolution=claims.TIMING_RESOLUTION)
+    middle = sum(interval) / 2
+    assert rule.verdict(middle, interval) == plain
+    assert banded.verdict(middle, interval) == timed
+    assert banded.verdict(middle) in (plain, INCONCLUSIVE)  # without an interval: the value against the band
+    assert "cannot be told" in banded.describe() and "cannot be told" not in rule.describe()
+
+
+def test_ledger_judges_timings_with_the_band_and_refuses_exact_timings(tmp_path):
+    book = ledger(tmp_path)
+    timed = book.record("STCN-5", "fps", 1.03, interval=(1.01, 1.04), unit="×", timing=True)
+    plain = book.record("STCN-5", "fps", 1.03, interval=(1.01, 1.04), unit="×", claim="not a timing")
+    assert (timed.verdict, plain.verdict) == (INCONCLUSIVE, REPRODUCED)
+    assert "±5%" in timed.rule
+    with pytest.raises(ClaimError, match="never by an exact one"):
+        book.record("STCN-2", "softmax_gap", 0.0, timing=True)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        Flat(0.05, resolution=0.05)

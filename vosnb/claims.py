@@ -78,6 +78,13 @@ MAGNITUDE_TOLERANCE: Mapping[str, float] = {
 }
 """The one tolerance per unit for magnitudes judged on the paper's own data (and for absolute claims)."""
 FLAT_BOUND = 0.10  # "stays flat": |relative change| ≤ 10% (ZOO-2's bound), for every such claim
+TIMING_RESOLUTION = 0.05
+"""What a timing can resolve on a shared 2-core machine, as a relative change: around a timed claim's bound (no
+effect, or the flat bound) a band of ± this much counts as "cannot tell". One operation timed against itself on one
+thread (an A/A comparison, 9 interleaved rounds) gives 95% intervals of ±1.5% on an idle machine and up to ±9% beside
+a process that keeps the other core busy; a timed interval must clear the band to be decisive, so a run under some
+load moves a verdict to `inconclusive`, never across it. A timed measurement is therefore a relative change or a
+ratio, never an absolute difference."""
 MAX_EXACT_ATOL = 1e-6  # exact claims: float round-off only
 
 TIMED = "~"  # prefix of machine-dependent numbers (plain ASCII: every font has it); tests/nbval_sanitize.cfg hides
@@ -117,20 +124,23 @@ class RuleSpec:
             return self.paper
         return self.expected if self.expected is not None or not self.margin else f"> {self.margin:g}"
 
-    def build(self, judge_magnitude: bool) -> Rule:
-        """The rule object; `judge_magnitude` (the paper's own data) adds the unit's tolerance to relative rules."""
-        if self.type == "exact":
-            return Exact(self.expected, atol=self.atol)
-        if self.type == "near":
-            return Exact(self.expected, atol=MAGNITUDE_TOLERANCE[self.unit])
+    def build(self, judge_magnitude: bool, resolution: float = 0.0) -> Rule:
+        """The rule object; `judge_magnitude` (the paper's own data) adds the unit's tolerance to relative rules;
+        `resolution` (a timing: `TIMING_RESOLUTION`) widens the rule's bound into a band that cannot be told."""
+        if self.type in ("exact", "near"):
+            if resolution:
+                raise ClaimError(f"rule {self.name!r} is {self.type}: a timing is judged by a ratio, flat or "
+                                 f"greater/less rule, never by an exact one")
+            return Exact(self.expected, atol=self.atol if self.type == "exact" else MAGNITUDE_TOLERANCE[self.unit])
         if self.type == "flat":
-            return Flat(FLAT_BOUND)
+            return Flat(FLAT_BOUND, resolution=resolution)
         if self.type == "ratio":
-            return Ratio(self.expected, MAGNITUDE_TOLERANCE["ratio"] if judge_magnitude else None)
+            return Ratio(self.expected, MAGNITUDE_TOLERANCE["ratio"] if judge_magnitude else None,
+                         resolution=resolution)
         judged = judge_magnitude and self.expected is not None
         cls = Greater if self.type == "greater" else Less
         return cls(margin=self.margin, expected=self.expected if judged else None,
-                   tolerance=MAGNITUDE_TOLERANCE[self.unit] if judged else None)
+                   tolerance=MAGNITUDE_TOLERANCE[self.unit] if judged else None, resolution=resolution)
 
     def summary(self) -> str:
         """One line for the rendered catalogue, e.g. "`gini` greater (paper 12.2 points)"."""
@@ -415,6 +425,18 @@ def relative_change(values: Sequence[float]) -> float:
 
 
 # --------------------------------------------------------------------------------------------------- rules
+def _check_resolution(name: str, resolution: float) -> None:
+    if not 0 <= resolution < 1:
+        raise ValueError(f"{name}: resolution must lie in [0, 1), got {resolution}")
+
+
+def _resolution_text(resolution: float) -> str:
+    """The describe() suffix of a timed rule (`TIMING_RESOLUTION`)."""
+    if not resolution:
+        return ""
+    return f"; timing: within ±{resolution * 100:g}% of the bound cannot be told (inconclusive)"
+
+
 class Rule(ABC):
     """A verdict rule, fixed before the measurement. `describe()` is stored in the record."""
 
@@ -469,9 +491,11 @@ class Greater(Rule):
     expected: float | None = None
     tolerance: float | None = None
     sign: Literal[1, -1] = 1
+    resolution: float = 0.0
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        _check_resolution(name, self.resolution)
         if self.sign not in (1, -1):
             raise ValueError(f"{name}: sign must be 1 or -1, got {self.sign!r}")
         if self.margin < 0:
@@ -487,21 +511,25 @@ class Greater(Rule):
         text = f"interval {op} {bound}; inconclusive if it contains {bound} (no interval: d {op} {bound})"
         if self.expected is not None:
             text += f"; direction only unless |d − {self.expected:g}| ≤ {self.tolerance:g}"
-        return text
+        return text + _resolution_text(self.resolution)
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         d = _as_float(measured)
         bounds = _as_interval(interval)
         magnitude_ok = self.expected is None or abs(d - self.expected) <= self.tolerance
+        r = self.resolution
         if bounds is None:
-            if self.sign * d > self.margin and magnitude_ok:
-                return REPRODUCED
-            return DIRECTION_ONLY if self.sign * d > 0 and self.expected is not None else NOT_REPRODUCED
+            x = self.sign * d
+            if x > self.margin + r:
+                return REPRODUCED if magnitude_ok else DIRECTION_ONLY
+            if r and x >= self.margin - r:
+                return INCONCLUSIVE
+            return DIRECTION_ONLY if x > 0 and self.expected is not None else NOT_REPRODUCED
         low, high = sorted(self.sign * b for b in bounds)
-        if low <= self.margin <= high:
-            return INCONCLUSIVE
-        if high < self.margin:
+        if high < self.margin - r:
             return NOT_REPRODUCED
+        if low <= self.margin + r:
+            return INCONCLUSIVE
         return REPRODUCED if magnitude_ok else DIRECTION_ONLY
 
 
@@ -523,8 +551,10 @@ class Ratio(Rule):
 
     expected: float
     rel_tol: float | None = None
+    resolution: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_resolution("Ratio", self.resolution)
         if not self.expected > 0 or self.expected == 1:
             raise ValueError(f"Ratio: expected must be > 0 and != 1 (use Flat for 'no change'), got {self.expected}")
         if self.rel_tol is not None and self.rel_tol < 0:
@@ -535,20 +565,25 @@ class Ratio(Rule):
         text = f"interval {side} 1, inconclusive if it contains 1 (no interval: ratio {side} 1)"
         if self.rel_tol is not None:
             text += f"; direction only unless within ±{self.rel_tol * 100:g}% of {self.expected:g}"
-        return text
+        return text + _resolution_text(self.resolution)
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         ratio = _as_float(measured)
         side = 1.0 if self.expected > 1 else -1.0
         bounds = _as_interval(interval)
-        if bounds is not None:
-            low, high = sorted(side * (b - 1.0) for b in bounds)
-            if low <= 0 <= high:
-                return INCONCLUSIVE
-            if high < 0:
+        r = self.resolution
+        if bounds is None:
+            x = side * (ratio - 1.0)
+            if x < -r or (x <= 0 and not r):
                 return NOT_REPRODUCED
-        elif not side * (ratio - 1.0) > 0:
-            return NOT_REPRODUCED
+            if x <= r and r:
+                return INCONCLUSIVE
+        else:
+            low, high = sorted(side * (b - 1.0) for b in bounds)
+            if high < -r:
+                return NOT_REPRODUCED
+            if low <= r:
+                return INCONCLUSIVE
         if self.rel_tol is None or abs(ratio / self.expected - 1.0) <= self.rel_tol:
             return REPRODUCED
         return DIRECTION_ONLY
@@ -561,24 +596,27 @@ class Flat(Rule):
     both ends are within the bound, not reproduced iff both lie beyond it on one side, else inconclusive."""
 
     max_rel_change: float
+    resolution: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_rel_change < 0:
             raise ValueError(f"Flat: max_rel_change must be >= 0, got {self.max_rel_change}")
+        _check_resolution("Flat", self.resolution)
+        if self.resolution >= self.max_rel_change > 0:
+            raise ValueError(f"Flat: resolution {self.resolution} leaves nothing of the bound {self.max_rel_change}")
 
     def describe(self) -> str:
         return (f"|relative change| ≤ {self.max_rel_change * 100:g}% (the whole interval, if given; inconclusive "
-                f"if the interval crosses the bound)")
+                f"if the interval crosses the bound){_resolution_text(self.resolution)}")
 
     def verdict(self, measured: Any, interval: tuple[float, float] | None = None) -> str:
         change = _as_float(measured)
         bounds = _as_interval(interval)
-        if bounds is None:
-            return REPRODUCED if abs(change) <= self.max_rel_change else NOT_REPRODUCED
-        low, high = bounds
-        if -self.max_rel_change <= low and high <= self.max_rel_change:
+        low, high = bounds if bounds is not None else (change, change)
+        inner, outer = self.max_rel_change - self.resolution, self.max_rel_change + self.resolution
+        if -inner <= low and high <= inner:
             return REPRODUCED
-        if low > self.max_rel_change or high < -self.max_rel_change:
+        if low > outer or high < -outer or (bounds is None and not self.resolution):
             return NOT_REPRODUCED
         return INCONCLUSIVE
 
@@ -775,11 +813,13 @@ class Ledger:
         rule's text; pass a more specific text to record one sub-claim in several settings (recording the same ID,
         sub-claim, model and claim again replaces the earlier record). `machine_dependent` marks a value whose last
         digits depend on the machine (a round-off residual): its numbers are shown with a ~ prefix that the nbval
-        sanitiser hides, its verdict is compared. `timing` marks a timing: numbers and verdict are prefixed.
+        sanitiser hides, its verdict is compared. `timing` marks a timing, a relative change or ratio: its numbers
+        are prefixed, and its rule's bound becomes a band of ±`TIMING_RESOLUTION` that cannot be told.
         """
         entry = catalogue_entry(claim_id, self.catalogue)
         spec = entry.rule(sub_claim)
-        rule = spec.build(judge_magnitude=self.dataset == PAPER_DATASET and authors_weights)
+        rule = spec.build(judge_magnitude=self.dataset == PAPER_DATASET and authors_weights,
+                          resolution=TIMING_RESOLUTION if timing else 0.0)
         return self._keep(entry, spec, rule, measured, _as_interval(interval), unit, model, claim,
                           machine_dependent, timing)
 

@@ -32,7 +32,7 @@ from vosnb.data.long_video import repeat_forward_backward
 from vosnb.inference import EvalResult, MemorySpec, PropagationResult, ground_truth, propagate
 from vosnb.memory import MemoryBank, make_memory
 from vosnb.metrics import evaluate_sequence, paired_bootstrap_ci, per_sequence, summarize
-from vosnb.timing import Interval, Timing, VariantTimes, paired_difference, paired_ratio
+from vosnb.timing import Interval, Timing, VariantTimes, paired_ratio
 
 DEFAULT_MODEL = "model"
 LONG_VIDEO_MULTIPLIERS = (1, 10, 15, 20)
@@ -145,16 +145,6 @@ class Experiment:
         """FPS(a) / FPS(b) = seconds(b) / seconds(a) on the same frames: the median over (sequence, repeat) pairs
         with its order-statistic interval."""
         return paired_ratio(self.seconds(b).to_numpy(), self.seconds(a).reindex(self.seconds(b).index).to_numpy())
-
-    def ms_difference(self, a: str, b: str) -> Interval:
-        """ms per frame of ``a`` minus ``b``: the median over (sequence, repeat) pairs and its interval."""
-        ms = {n: 1000 * self.seconds(n) / self.frame_counts(n) for n in (a, b)}
-        return paired_difference(ms[a].reindex(ms[b].index).to_numpy(), ms[b].to_numpy())
-
-    def frame_counts(self, name: str) -> pd.Series:
-        """Propagated frames per (sequence, repeat)."""
-        rows = self.frames[self.frames["variant"] == name]
-        return rows.groupby(["sequence", "repeat"], sort=False)["frame"].size()
 
     def read_share(self, name: str) -> float:
         """Share of the frame time spent in memory reads, over all sequences and repeats."""

@@ -4,9 +4,10 @@
 once, in the given order (A B A B ...) or, with a ``seed``, in an order shuffled anew each round. Each call records
 its wall time (``time.perf_counter``, the device synchronised before each reading) and this process's CPU time
 (``time.process_time``, all threads). :class:`Timing` gives per variant the median and interquartile range, and the
-ratio (or difference, or relative change) of two variants as the median of their per-round values with a
-distribution-free interval (:func:`paired_ratio`, :func:`paired_difference`): both ran in the same round, so drift
-slower than a round cancels, and the interval's width is the noise floor a verdict is judged against.
+ratio (or relative change) of two variants as the median of their per-round values with a distribution-free
+interval (:func:`paired_ratio`): both ran in the same round, so drift slower than a round cancels, and the
+interval's width is the noise floor a verdict is judged against. A timing is compared as a ratio, never as an
+absolute difference: the claims' timing band (`vosnb.claims.TIMING_RESOLUTION`) is relative.
 """
 from __future__ import annotations
 
@@ -65,13 +66,6 @@ def paired_ratio(numerator: Sequence[float], denominator: Sequence[float], confi
     return median_interval([a / b for a, b in zip(numerator, denominator)], confidence)
 
 
-def paired_difference(first: Sequence[float], second: Sequence[float], confidence: float = 0.95) -> Interval:
-    """The median of the pairwise differences ``a_i − b_i`` with its order-statistic interval."""
-    if len(first) != len(second):
-        raise ValueError(f"paired_difference needs pairs: {len(first)} vs {len(second)} samples")
-    return median_interval([a - b for a, b in zip(first, second)], confidence)
-
-
 def shifted(interval: Interval, offset: float) -> Interval:
     """``interval`` with ``offset`` added to its estimate and both ends (e.g. a ratio − 1: a relative change)."""
     return Interval(interval.estimate + offset, interval.low + offset, interval.high + offset, interval.confidence)
@@ -117,10 +111,6 @@ class Timing:
         """``numerator / denominator``: the median of the per-round ratios (both ran in the same round, so drift
         slower than a round cancels) and its order-statistic interval (:func:`median_interval`)."""
         return paired_ratio(self.times[numerator].samples(cpu), self.times[denominator].samples(cpu), confidence)
-
-    def difference(self, first: Hashable, second: Hashable, confidence: float = 0.95, cpu: bool = False) -> Interval:
-        """``first − second`` in seconds: the median of the per-round differences and its interval."""
-        return paired_difference(self.times[first].samples(cpu), self.times[second].samples(cpu), confidence)
 
     def relative_change(self, changed: Hashable, reference: Hashable, confidence: float = 0.95,
                         cpu: bool = False) -> Interval:
