@@ -13,20 +13,6 @@ def _frame(g, objects=2):
     return torch.randn(CK, H, W, generator=g), torch.randn(objects, CV, H, W, generator=g)
 
 
-def _drive(bank, n_frames, seed=1, objects=2):
-    """Read then (maybe) write each frame, as propagate does; return the readouts."""
-    g = torch.Generator().manual_seed(seed)
-    outs = []
-    for t in range(n_frames):
-        query = torch.randn(CK, H, W, generator=g)
-        if t:
-            outs.append(bank.read(query).values)
-        key, values = _frame(g, objects)
-        if bank.should_write(t):
-            bank.write(t, key, values, None)
-    return outs
-
-
 class ReferenceLFU:
     """A slow, loop-per-feature LFU written straight from the paper's words, to check the vectorised bank."""
 
@@ -153,12 +139,12 @@ def test_ties_break_towards_the_oldest_by_default_and_can_be_reversed():
     assert sorted(set(newest.frame_of.tolist())) == [0, 3]
 
 
-def test_protect_first_keeps_frame_zero_and_exempt_newest_controls_the_incoming_frame():
+def test_protect_first_keeps_frame_zero_and_exempt_newest_controls_the_incoming_frame(drive):
     protected = LFUMemory(top_k=1, k=5, capacity=2.0, protect_first=True)
-    _drive(protected, 21)
+    drive(protected, 21)
     assert sorted(set(protected.frame_of.tolist())) == [0, 20]  # no choice left: first + latest written
     plain = LFUMemory(top_k=1, k=5, capacity=2.0)
-    _drive(plain, 21)
+    drive(plain, 21)
     assert 20 in plain.frame_of.tolist() and plain.num_elements == 24
 
     competing = LFUMemory(top_k=H * W, k=1, capacity=1.0, exempt_newest=False)
@@ -169,24 +155,24 @@ def test_protect_first_keeps_frame_zero_and_exempt_newest_controls_the_incoming_
     assert set(competing.frame_of.tolist()) == {0}
 
 
-def test_huge_capacity_reads_exactly_like_every_k():
+def test_huge_capacity_reads_exactly_like_every_k(drive):
     lfu, every = LFUMemory(top_k=4, k=3, capacity=100.0), EveryK(k=3, top_k=4)
-    for ours, theirs in zip(_drive(lfu, 14), _drive(every, 14)):
+    for ours, theirs in zip(drive(lfu, 14), drive(every, 14)):
         torch.testing.assert_close(ours, theirs)
     assert lfu.evicted == 0 and lfu.frame_of.tolist() == every.frame_of.tolist()
 
 
-def test_same_inputs_same_survivors():
+def test_same_inputs_same_survivors(drive):
     banks = [LFUMemory(top_k=3, k=2, capacity=2.5) for _ in range(2)]
     for bank in banks:
-        _drive(bank, 17, seed=9)
+        drive(bank, 17, seed=9)
     assert torch.equal(banks[0].frame_of, banks[1].frame_of) and torch.equal(banks[0].position, banks[1].position)
     assert banks[0].num_elements == round(2.5 * 12)
 
 
-def test_history_records_survivors_after_every_write_when_tracking():
+def test_history_records_survivors_after_every_write_when_tracking(drive):
     bank = LFUMemory(top_k=3, k=2, capacity=2.0, track=True)
-    _drive(bank, 9)
+    drive(bank, 9)
     assert [s.frame_index for s in bank.history] == [0, 2, 4, 6, 8]
     last = bank.history[-1]
     assert last.grid == (H, W) and len(last.frame_of) == len(last.position) == len(last.score) == 24
@@ -194,9 +180,9 @@ def test_history_records_survivors_after_every_write_when_tracking():
     assert LFUMemory().history is None
 
 
-def test_nbytes_counts_keys_values_and_bookkeeping():
+def test_nbytes_counts_keys_values_and_bookkeeping(drive):
     bank = LFUMemory(top_k=3, k=1, capacity=2.0)
-    _drive(bank, 5, objects=2)
+    drive(bank, 5, objects=2)
     m = bank.num_elements
     assert m == 24
     assert bank.nbytes == m * (CK + 2 * CV) * 4 + m * 8 + m * 8
@@ -242,14 +228,14 @@ def test_propagation_with_a_small_stcn_keeps_two_frames_worth():
     assert bank.index.sum() > 0 and result.memory_bytes.max() == bank.nbytes
 
 
-def test_a_probed_bank_logs_the_frames_worth_every_read_saw():
+def test_a_probed_bank_logs_the_frames_worth_every_read_saw(drive):
     from vosnb.analysis.lfu_views import frames_held, probed, strategy
 
     bank = probed(strategy("first_last", "l2", top_k=4))()
-    _drive(bank, 6)
+    drive(bank, 6)
     assert bank.frames_read == [1.0, 2.0, 2.0, 2.0, 2.0]  # frame 0, then frame 0 + the latest frame
     lfu = probed(strategy("lfu", "l2", top_k=4, k=2, capacity=2.0))()
-    _drive(lfu, 8)
+    drive(lfu, 8)
     assert lfu.frames_read == [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
     assert frames_held(EveryK()) == 0.0
 
@@ -298,23 +284,23 @@ def test_grid_ownership_follows_the_engines_even_padding():
     np.testing.assert_allclose(owned[0], [[12 * 12 / 256, 0, 0], [0, 0, 0]])
 
 
-def test_memory_at_gives_the_memory_a_frame_reads():
+def test_memory_at_gives_the_memory_a_frame_reads(drive):
     from vosnb.analysis.lfu_views import memory_at
 
     bank = LFUMemory(top_k=3, k=2, capacity=2.0, track=True)
-    _drive(bank, 7)
+    drive(bank, 7)
     assert memory_at(bank.history, 0).frame_index == 0
     assert memory_at(bank.history, 2).frame_index == 0  # frame 2 is read before it is written
     assert memory_at(bank.history, 5).frame_index == 4
 
 
 @pytest.mark.parametrize("index", ["topk", "softmax"])
-def test_the_index_is_the_same_from_sparse_and_dense_reads(monkeypatch, index):
+def test_the_index_is_the_same_from_sparse_and_dense_reads(monkeypatch, index, drive):
     runs = {}
     for sparse in (False, True):
         monkeypatch.setattr("vosnb.memory.base.use_sparse_read", lambda m, q, device: sparse)
         bank = LFUMemory(top_k=3, k=1, capacity=3.0 if index == "topk" else 20.0, index=index, track=True)
-        runs[sparse] = bank, _drive(bank, 10)
+        runs[sparse] = bank, drive(bank, 10)
     (dense, dense_outs), (sparse, sparse_outs) = runs[False], runs[True]
     assert dense.evicted == sparse.evicted == (7 * 12 if index == "topk" else 0)
     assert torch.equal(sparse.frame_of, dense.frame_of) and torch.equal(sparse.position, dense.position)

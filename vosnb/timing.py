@@ -24,6 +24,10 @@ import torch
 from vosnb.runtime import synchronize
 
 Clock = Callable[[], float]
+TIMING_ROUNDS = {"ci": 15, "full": 25}
+"""Interleaved rounds of every timed comparison, by profile. With 15 rounds the median's 95% order-statistic
+interval runs from the 4th to the 12th sorted per-round value (96.5%), so three slow rounds on either side do not
+move it; with 9 it ran from the 2nd to the 8th, and one slow round decided a verdict."""
 
 
 @dataclass(frozen=True)
