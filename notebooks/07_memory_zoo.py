@@ -99,7 +99,8 @@ paper_frames, paper_rounds = (10, 200), TIMING_ROUNDS[profile]
 #   interval (the collection's one "flat" bound) as the video grows; for every-5 and every-5 + last, both grow by
 #   more than 10%. Time is judged where the effect lives: the memory work per frame at the paper's shapes, at
 #   T = 200 against T = 10 memory frames (the interval over interleaved rounds); the end-to-end time on our small
-#   model, pass 20 against pass 1 of the long videos (frames paired by their position in the pass), is recorded
+#   model, pass 20 against pass 1 of the long videos (frames paired by their position in the pass, pass 1 run
+#   afresh in alternation with pass 20), is recorded
 #   beside it (~ machine-dependent). Bytes: held at the end of pass 20 against pass 1 (a check of our sizes).
 #   A timing cannot tell ±5% around its bound (`vosnb.claims.TIMING_RESOLUTION`): a flat time is reproduced within
 #   ±5% and not reproduced beyond ±15%; every-k's growth must clear 15%.
@@ -254,10 +255,10 @@ zoo_views.pair_widget(examples, masks, contents, [v.name for v in variants], "ev
 #   paper-shape table), and the XMem-style memory's cost grows while its long-term memory fills. LFU, SWEM and RDE
 #   stay within a few per cent from T = 10 to T = 200. First & latest and the global memory come out cheaper at
 #   T = 200, by more than a few per cent, though they do the same work at either length. We did not trace why; a
-#   timing cannot tell ±5% around the ±10% bound, so the rule gives no verdict either way there. End to end on the small model, pass 1 and
-#   pass 20 are timed seconds apart, not interleaved, so machine drift is not cancelled; there first & latest, SWEM
-#   and the global memory stay flat, LFU and the XMem-style memory grow by a few per cent, and RDE's per-frame times
-#   spread too widely to tell (the end-to-end table). RDE's cost is its SAM update and SWEM's its
+#   timing cannot tell ±5% around the ±10% bound, so the rule gives no verdict either way there. End to end on the
+#   small model each frame of pass 20 is timed beside the same position of a fresh pass 1, segmented in alternation
+#   with it, so the machine's drift cancels; the end-to-end table gives each strategy's change, and RDE's frames
+#   spread widely (a SAM update every third frame). RDE's cost is its SAM update and SWEM's its
 #   EM write, whatever the video's length; the global memory is the cheapest at every T.
 
 # %% [markdown]

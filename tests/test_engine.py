@@ -115,18 +115,33 @@ def test_long_video_scores_a_pass_for_the_objects_of_the_first_frame(model, vide
     assert sorted(result.passes["pass"]) == [1, 2] and result.passes["J&F"].notna().all()
 
 
-def test_pass_change_per_frame_pairs_the_same_positions_of_two_passes(model, videos):
-    """One sequence gives one ratio per repeat of the pass medians, but one per frame position when paired per frame:
-    frame i of the last pass over frame i of pass 1 (frame 0 of pass 1 only writes and is left out)."""
+def test_pass_change_per_frame_pairs_the_last_pass_with_a_first_pass_timed_beside_it(model, videos):
+    """Frame i of the last pass over frame i of a fresh first pass segmented in alternation with it (frame 0 of a
+    first pass only writes and is left out); the fresh pass gives the same masks as the run's own first pass."""
     result = long_video(model, videos[:1], VARIANTS[:1], multipliers=(1, 3), device="cpu", progress=False)
     frames = result.frames
     assert sorted(frames["pass"].unique()) == [1, 2, 3]
     assert frames[frames["pass"] == 1]["position"].tolist() == [1, 2, 3, 4, 5]
     assert frames[frames["pass"] == 3]["position"].tolist() == [0, 1, 2, 3, 4, 5]
-    wall = frames.set_index(["pass", "position"])["wall_s"]
-    ratios = [wall[(3, i)] / wall[(1, i)] for i in range(1, 6)]
+    fresh = result.first_pass.set_index("position")["wall_s"]
+    assert result.first_pass["sequence"].unique().tolist() == [videos[0].name]  # the base name, not the ×3 one
+    assert np.isnan(fresh[0]) and (fresh[1:] > 0).all()
+    last = frames[frames["pass"] == 3].set_index("position")["wall_s"]
+    ratios = [last[i] / fresh[i] for i in range(1, 6)]
     change = result.pass_change("every2", 3, per_frame=True)
     assert change.estimate == pytest.approx(np.median(ratios) - 1)
     assert change.low == pytest.approx(min(ratios) - 1) and change.high == pytest.approx(max(ratios) - 1)
+    with pytest.raises(ValueError, match="last pass"):
+        result.pass_change("every2", 2, per_frame=True)
     per_run = result.pass_change("every2", 3)
     assert per_run.low == per_run.high  # a single (sequence, repeat) pair: no interval to speak of
+
+
+def test_first_pass_segmented_in_alternation_gives_the_same_masks(model, videos):
+    video = videos[0]
+    plain = run(model, [video], VARIANTS[:1], keep=True, device="cpu", progress=False)
+    paired = run(model, [video], VARIANTS[:1], keep=True, first_pass={video.name: 4}, device="cpu", progress=False)
+    assert np.array_equal(plain.runs[("every2", video.name)].masks, paired.runs[("every2", video.name)].masks)
+    assert paired.first_pass["position"].tolist() == [0, 1, 2, 3] and plain.first_pass is None
+    with pytest.raises(ValueError, match="must lie in 1"):
+        run(model, [video], VARIANTS[:1], first_pass={video.name: len(video) + 1}, device="cpu", progress=False)

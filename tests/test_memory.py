@@ -159,9 +159,12 @@ def test_sparse_readout_equals_the_dense_one(k):
 
 
 def test_query_major_similarity_is_the_transpose(keys):
+    """Equal up to float round-off: the two layouts are different matrix products, and whether BLAS rounds them
+    alike depends on the CPU (bit-equal on the AMD EPYC, 2e-6 apart on an AVX-512 Xeon, both on the AVX2 path)."""
     mk, qk = keys
     for kind in ("dot", "cosine", "l2"):
-        assert torch.equal(similarity(mk, qk, kind, query_major=True), similarity(mk, qk, kind).transpose(1, 2))
+        torch.testing.assert_close(similarity(mk, qk, kind, query_major=True),
+                                   similarity(mk, qk, kind).transpose(1, 2), rtol=1e-6, atol=1e-5)
     torch.testing.assert_close(similarity(mk, qk, "l2", naive=True, query_major=True),
                                similarity(mk, qk, "l2", naive=True).transpose(1, 2))
 

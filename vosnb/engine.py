@@ -14,7 +14,9 @@ over (sequence, repeat) pairs that ran back to back with an order-statistic inte
 
 :func:`long_video` is RDE-VOS's long-video protocol (Li et al. 2022, Fig. 3): each video played forward then
 backward, ×1, ×10, ×15, ×20 its length. Inference is causal, so one run of the longest version gives every shorter
-one: pass ``p`` of the ×20 video is pass ``p`` of any ×n video with ``n ≥ p``.
+one: pass ``p`` of the ×20 video is pass ``p`` of any ×n video with ``n ≥ p``. While the last pass runs, a fresh
+propagation segments the first pass in alternation with it, frame by frame (:class:`~vosnb.inference.Propagation`),
+so that the first and the last pass are timed back to back, not minutes apart (``LongVideoResult.pass_change``).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from tqdm.auto import tqdm
 
 from vosnb.data import DavisDataset, Video
 from vosnb.data.long_video import repeat_forward_backward
-from vosnb.inference import EvalResult, MemorySpec, PropagationResult, ground_truth, propagate
+from vosnb.inference import EvalResult, MemorySpec, Propagation, PropagationResult, ground_truth
 from vosnb.memory import MemoryBank, make_memory
 from vosnb.metrics import evaluate_sequence, paired_bootstrap_ci, per_sequence, summarize
 from vosnb.timing import Interval, Timing, VariantTimes, paired_ratio
@@ -87,12 +89,16 @@ class Experiment:
     """What :func:`run` measured. ``metrics``: one row per (variant, sequence, object) with the DAVIS columns;
     ``frames``: one row per (variant, sequence, repeat, frame) with ``wall_s``, ``cpu_s``, ``read_s`` and
     ``memory_bytes`` (each video's first frame, which only writes, left out); ``runs``: the first repeat's
-    :class:`~vosnb.inference.PropagationResult` per (variant, sequence), when kept."""
+    :class:`~vosnb.inference.PropagationResult` per (variant, sequence), when kept; ``first_pass`` (with
+    ``run(first_pass=L)``): one row per (variant, sequence, repeat, position) with the ``wall_s`` of a fresh
+    propagation's frame at that position, segmented in alternation with the frame at the same position of the
+    video's last ``L`` frames."""
 
     variants: list[Variant]
     metrics: pd.DataFrame
     frames: pd.DataFrame
     runs: dict[tuple[str, str], PropagationResult] = field(default_factory=dict)
+    first_pass: pd.DataFrame | None = None
 
     @property
     def names(self) -> list[str]:
@@ -176,36 +182,65 @@ def _frame_rows(variant: str, video: Video, repeat: int, result: PropagationResu
 
 def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDataset | Sequence[Video],
         variants: Sequence[Variant], *, repeats: int = 1, warmup: bool = True, keep: bool = False,
-        keep_probs: bool = False, score: bool = True, device: str | torch.device = "auto",
-        progress: bool = True, desc: str = "sequences") -> Experiment:
+        keep_probs: bool = False, score: bool = True, first_pass: Mapping[str, int] | None = None,
+        device: str | torch.device = "auto", progress: bool = True, desc: str = "sequences") -> Experiment:
     """Propagate every variant over every video ``repeats`` times, interleaved per video (module doc).
 
     ``warmup`` first runs each variant once on the first video, untimed (allocator and kernel caches). ``keep``
     keeps the first repeat's result per (variant, sequence) with its banks; ``keep_probs`` also its probabilities.
-    ``score=False`` skips the DAVIS metrics (videos without full annotations, timing-only runs).
+    ``score=False`` skips the DAVIS metrics (videos without full annotations, timing-only runs). ``first_pass``
+    (video name → pass length ``L``) segments each named video's last ``L`` frames in alternation with a fresh
+    propagation of its first ``L`` frames, so that frames at the same position of the first and the last pass are
+    timed back to back (``Experiment.first_pass``; :func:`long_video`).
     """
     if repeats < 1:
         raise ValueError(f"repeats={repeats} must be at least 1")
     models = _models(models)
     items = _videos(videos)
     _check_variants(variants, models)
+    first_pass = dict(first_pass or {})
+    for video in items:
+        if not 0 < first_pass.get(video.name, 1) <= len(video):
+            raise ValueError(f"first_pass[{video.name!r}]={first_pass[video.name]} must lie in 1 … {len(video)}")
     factories = {v.name: v.factory(models[v.model]) for v in variants}
 
-    def once(v: Variant, video: Video, probs: bool = False) -> PropagationResult:
-        return propagate(models[v.model], video, factories[v.name], device=device, top_k=v.top_k, track=v.track,
-                         keep_probs=probs)
+    def once(v: Variant, video: Video, probs: bool = False,
+             pass_length: int | None = None) -> tuple[PropagationResult, np.ndarray | None]:
+        def start() -> Propagation:
+            return Propagation(models[v.model], video, factories[v.name], device=device, top_k=v.top_k,
+                               track=v.track, keep_probs=probs)
+
+        main, fresh_times = start(), None
+        last_start = len(video) - (pass_length or 0)
+        while not main.done and main.t < last_start:
+            main.step()
+        if pass_length:
+            fresh = start()
+            first = fresh.t  # the first annotated frame: it only writes, so it has no time to pair
+            for position in range(pass_length):
+                if position >= first:
+                    fresh.step()
+                main.step()
+            fresh_times = np.full(pass_length, np.nan)
+            fresh_times[first + 1:] = fresh.times[first + 1:pass_length]
+        while not main.done:
+            main.step()
+        return main.result(), fresh_times
 
     if warmup:
         for v in variants:
             once(v, items[0])
-    metrics, frames, runs = [], [], {}
+    metrics, frames, runs, paired = [], [], {}, []
     for video in tqdm(items, desc=desc, disable=not progress):
         gt = ground_truth(video) if score else None
         first_masks: dict[str, np.ndarray] = {}
         for repeat in range(repeats):
             for v in variants:
-                result = once(v, video, keep_probs and repeat == 0)
+                result, fresh_times = once(v, video, keep_probs and repeat == 0, first_pass.get(video.name))
                 frames.append(_frame_rows(v.name, video, repeat, result))
+                if fresh_times is not None:
+                    paired.append(pd.DataFrame({"variant": v.name, "sequence": video.name, "repeat": repeat,
+                                                "position": np.arange(len(fresh_times)), "wall_s": fresh_times}))
                 if repeat == 0:
                     first_masks[v.name] = result.masks
                     if score:
@@ -217,7 +252,7 @@ def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDa
                                        f"the run is not deterministic (seed every generator, pin the numerics)")
     metric_table = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=["variant", "sequence"])
     return Experiment(variants=list(variants), metrics=metric_table, frames=pd.concat(frames, ignore_index=True),
-                      runs=runs)
+                      runs=runs, first_pass=pd.concat(paired, ignore_index=True) if paired else None)
 
 
 @dataclass
@@ -225,10 +260,13 @@ class LongVideoResult:
     """:func:`long_video`'s measurements: ``passes`` has one row per (variant, sequence, repeat, pass) with the
     pass's J&F (points, scored over its frames), median ms per frame, median read ms and the memory bytes held at
     its end; ``frames`` the experiment's per-frame rows with the base sequence's name, the ``pass`` and the
-    ``position`` in it; ``experiment`` is the underlying :class:`Experiment` on the longest versions."""
+    ``position`` in it; ``first_pass`` the frame times of a first pass segmented in alternation with the last pass,
+    per (variant, sequence, repeat, position); ``experiment`` is the underlying :class:`Experiment` on the longest
+    versions."""
 
     passes: pd.DataFrame
     frames: pd.DataFrame
+    first_pass: pd.DataFrame
     experiment: Experiment
 
     def by_length(self, multipliers: Sequence[int] = LONG_VIDEO_MULTIPLIERS) -> pd.DataFrame:
@@ -255,14 +293,23 @@ class LongVideoResult:
                     per_frame: bool = False) -> Interval:
         """Relative change from pass 1 to pass ``last`` of the per-frame time (or another column of ``passes``, e.g.
         ``"memory bytes"``): per (sequence, repeat) the ratio of the two passes' values, then the median of those
-        ratios minus 1 with its order-statistic interval. ``per_frame`` (time only) pairs each frame of pass
-        ``last`` with the frame at its position in pass 1 instead (for each sequence and repeat): an interval over
-        the passes' frames, from as little as one sequence."""
+        ratios minus 1 with its order-statistic interval. ``per_frame`` (time only; ``last`` the longest pass) pairs
+        each frame of the last pass with the frame at its position in a first pass segmented in alternation with it
+        (:func:`run`'s ``first_pass``), so that the two were timed back to back and the machine's drift between
+        the passes cancels: an interval over the passes' frames, from as little as one sequence."""
         if per_frame:
             if column != "ms per frame":
                 raise ValueError(f"per_frame pairs frame times; column={column!r} has one value per pass")
-            rows = self.frames[self.frames["variant"] == variant]
-            rows = rows.set_index(["sequence", "repeat", "position", "pass"])["wall_s"]
+            longest = int(self.passes["pass"].max())
+            if last != longest:
+                raise ValueError(f"per_frame pairs the last pass ({longest}) with a first pass timed beside it; "
+                                 f"last={last} was not")
+            first = self.first_pass[self.first_pass["variant"] == variant].dropna(subset=["wall_s"])
+            first = first.set_index(["sequence", "repeat", "position"])["wall_s"]
+            final = self.frames[(self.frames["variant"] == variant) & (self.frames["pass"] == last)]
+            final = final.set_index(["sequence", "repeat", "position"])["wall_s"]
+            interval = paired_ratio(final.reindex(first.index).to_numpy(), first.to_numpy())
+            return Interval(interval.estimate - 1, interval.low - 1, interval.high - 1, interval.confidence)
         else:
             rows = self.passes[self.passes["variant"] == variant]
             rows = rows.set_index(["sequence", "repeat", "pass"])[column]
@@ -288,7 +335,8 @@ def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: 
     if warmup:
         run(models, items[:1], variants, warmup=False, score=False, device=device, progress=False)
     experiment = run(models, long_items, variants, repeats=repeats, warmup=False, keep=True, score=False,
-                     device=device, progress=progress, desc=f"×{longest} videos")
+                     first_pass={long.name: len(video) for video, long in zip(items, long_items)}, device=device,
+                     progress=progress, desc=f"×{longest} videos")
     rows, pass_frames = [], []
     for video, long in zip(items, long_items):
         length = len(video)
@@ -309,5 +357,7 @@ def long_video(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: 
                                  "J&F": jf, "ms per frame": 1000 * float(group["wall_s"].median()),
                                  "read ms": 1000 * float(group["read_s"].median()),
                                  "memory bytes": int(group["memory_bytes"].iloc[-1])})
+    base = {long.name: video.name for video, long in zip(items, long_items)}
+    first_pass = experiment.first_pass.assign(sequence=experiment.first_pass["sequence"].map(base))
     return LongVideoResult(passes=pd.DataFrame(rows), frames=pd.concat(pass_frames, ignore_index=True),
-                           experiment=experiment)
+                           first_pass=first_pass, experiment=experiment)

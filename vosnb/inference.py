@@ -96,31 +96,45 @@ class PropagationResult:
     read_times: np.ndarray | None = None
 
 
-@torch.inference_mode()
-def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5", *, device: str | torch.device = "auto",
-              top_k: int | None = 20, track: bool = False, keep_probs: bool = False,
-              progress: bool = False) -> PropagationResult:
-    """Segment ``video`` with ``model`` through the memory strategy ``memory`` (a spec such as ``"every5"`` or a
-    factory returning a fresh :class:`MemoryBank`). ``top_k`` and ``track`` are passed to spec-built banks.
-    Each frame goes through ``model.normalise``, is padded (module doc) and is encoded with ``normalised=True``."""
-    dev = resolve_device(device) if isinstance(device, str) else device
-    model = model.to(dev).eval()
-    new_bank = _memory_factory(memory, model, top_k, track)
-    ids = list(video.object_ids)
-    groups: dict[int, list[int]] = {}
-    for i, obj in enumerate(ids):
-        groups.setdefault(video.first_frame[obj], []).append(i)
-    n_frames = len(video)
-    masks = np.zeros((n_frames, video.height, video.width), np.uint8)
-    times, cpu_times, read_times = np.zeros(n_frames), np.zeros(n_frames), np.zeros(n_frames)
-    mem_bytes = np.zeros(n_frames, np.int64)
-    all_probs = np.zeros((n_frames, len(ids) + 1, video.height, video.width), np.float16) if keep_probs else None
-    banks: dict[int, MemoryBank] = {}
-    history_frames = int(getattr(model, "mask_history", 0))
-    past: list[tuple[int, Tensor]] = []  # (frame, merged probabilities [N+1, H, W] padded): the last few frames
-    start = min(groups) if groups else n_frames
-    for t in tqdm(range(start, n_frames), desc=video.name, disable=not progress, leave=False):
-        rgb = torch.from_numpy(np.array(video.frame(t), copy=True)).to(dev)
+class Propagation:
+    """One propagation, frame by frame: :meth:`step` segments the next frame (read, decode, merge, write) and records
+    its times; :meth:`result` gives what :func:`propagate` returns. Stepping two propagations in alternation times
+    their frames back to back (the engine's long videos)."""
+
+    @torch.inference_mode()
+    def __init__(self, model: torch.nn.Module, video: Video, memory: MemorySpec = "every5", *,
+                 device: str | torch.device = "auto", top_k: int | None = 20, track: bool = False,
+                 keep_probs: bool = False) -> None:
+        self.dev = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.dev).eval()
+        self.video = video
+        self.new_bank = _memory_factory(memory, model, top_k, track)
+        self.ids = list(video.object_ids)
+        self.groups: dict[int, list[int]] = {}
+        for i, obj in enumerate(self.ids):
+            self.groups.setdefault(video.first_frame[obj], []).append(i)
+        n_frames = len(video)
+        self.masks = np.zeros((n_frames, video.height, video.width), np.uint8)
+        self.times, self.cpu_times, self.read_times = np.zeros(n_frames), np.zeros(n_frames), np.zeros(n_frames)
+        self.mem_bytes = np.zeros(n_frames, np.int64)
+        self.all_probs = (np.zeros((n_frames, len(self.ids) + 1, video.height, video.width), np.float16)
+                          if keep_probs else None)
+        self.banks: dict[int, MemoryBank] = {}
+        self.history_frames = int(getattr(model, "mask_history", 0))
+        self.past: list[tuple[int, Tensor]] = []  # (frame, merged probabilities [N+1, H, W] padded): the last few
+        self.t = min(self.groups) if self.groups else n_frames  # the next frame to segment
+
+    @property
+    def done(self) -> bool:
+        return self.t >= len(self.video)
+
+    @torch.inference_mode()
+    def step(self) -> int:
+        """Segment frame ``t`` and advance; returns the frame segmented."""
+        if self.done:
+            raise IndexError(f"{self.video.name}: all {len(self.video)} frames are segmented")
+        t, dev, model, groups, ids = self.t, self.dev, self.model, self.groups, self.ids
+        rgb = torch.from_numpy(np.array(self.video.frame(t), copy=True)).to(dev)
         synchronize(dev)
         tic, cpu_tic = time.perf_counter(), time.process_time()
         frame, pad = pad_to_multiple(model.normalise(rgb.permute(2, 0, 1).unsqueeze(0).float() / 255))
@@ -129,13 +143,13 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
         for first, members in groups.items():
             if first < t:
                 read_tic = time.perf_counter()
-                read = banks[first].read(query.key[0], FrameContext(features=query))
+                read = self.banks[first].read(query.key[0], FrameContext(features=query))
                 synchronize(dev)
-                read_times[t] += time.perf_counter() - read_tic
-                if history_frames:
-                    own = [p[[i + 1 for i in members]] for frame_t, p in past if frame_t >= first]
-                    history = torch.stack([own[max(0, len(own) - history_frames + j)]
-                                           for j in range(history_frames)], dim=1)
+                self.read_times[t] += time.perf_counter() - read_tic
+                if self.history_frames:
+                    own = [p[[i + 1 for i in members]] for frame_t, p in self.past if frame_t >= first]
+                    history = torch.stack([own[max(0, len(own) - self.history_frames + j)]
+                                           for j in range(self.history_frames)], dim=1)
                     logits = model.segment(read.values.unsqueeze(0), query, history.unsqueeze(0))[0]
                 else:
                     logits = model.segment(read.values.unsqueeze(0), query)[0]
@@ -144,35 +158,53 @@ def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5
         full = torch.zeros((len(ids) + 1, *frame.shape[-2:]), device=dev)
         full[[0] + [i + 1 for i in active]] = aggregate(probs[active])
         if t in groups:
-            gt, _ = pad_to_multiple(torch.from_numpy(video.mask(t).astype(np.int64)).to(dev))
+            gt, _ = pad_to_multiple(torch.from_numpy(self.video.mask(t).astype(np.int64)).to(dev))
             for i in groups[t]:
                 one = (gt == ids[i]).float()
                 full = full * (1 - one)
                 full[i + 1] = one
             full[0] = 1 - full[1:].sum(0)
-            banks[t] = new_bank()
-        if t < n_frames - 1:
+            self.banks[t] = self.new_bank()
+        if t < len(self.video) - 1:
             for first, members in groups.items():
-                if first <= t and banks[first].should_write(t - first):
+                if first <= t and self.banks[first].should_write(t - first):
                     own = full[[i + 1 for i in members]]
                     others = (full[1:].sum(0, keepdim=True) - own).clamp(0, 1)
                     values = model.encode_value(frame, query.f16, own.unsqueeze(0), others.unsqueeze(0),
                                                 normalised=True)[0]
                     context = FrameContext(features=query, object_probs=full[1:], members=tuple(members))
-                    banks[first].write(t - first, query.key[0], values, own, context)
-        if history_frames:
-            past = [*past[-(history_frames - 1):], (t, full)] if history_frames > 1 else [(t, full)]
+                    self.banks[first].write(t - first, query.key[0], values, own, context)
+        if self.history_frames:
+            self.past = ([*self.past[-(self.history_frames - 1):], (t, full)] if self.history_frames > 1
+                         else [(t, full)])
         out = unpad(full, pad)
         label = out.argmax(0)
         synchronize(dev)
-        times[t], cpu_times[t] = time.perf_counter() - tic, time.process_time() - cpu_tic
+        self.times[t], self.cpu_times[t] = time.perf_counter() - tic, time.process_time() - cpu_tic
         lut = torch.tensor([0, *ids], dtype=torch.uint8, device=dev)
-        masks[t] = lut[label].cpu().numpy()
-        mem_bytes[t] = sum(b.nbytes for b in banks.values())
-        if all_probs is not None:
-            all_probs[t] = out.cpu().numpy()
-    return PropagationResult(masks=masks, frame_times=times, memory_bytes=mem_bytes, banks=banks, probs=all_probs,
-                             cpu_times=cpu_times, read_times=read_times)
+        self.masks[t] = lut[label].cpu().numpy()
+        self.mem_bytes[t] = sum(b.nbytes for b in self.banks.values())
+        if self.all_probs is not None:
+            self.all_probs[t] = out.cpu().numpy()
+        self.t += 1
+        return t
+
+    def result(self) -> PropagationResult:
+        return PropagationResult(masks=self.masks, frame_times=self.times, memory_bytes=self.mem_bytes,
+                                 banks=self.banks, probs=self.all_probs, cpu_times=self.cpu_times,
+                                 read_times=self.read_times)
+
+
+def propagate(model: torch.nn.Module, video: Video, memory: MemorySpec = "every5", *, device: str | torch.device = "auto",
+              top_k: int | None = 20, track: bool = False, keep_probs: bool = False,
+              progress: bool = False) -> PropagationResult:
+    """Segment ``video`` with ``model`` through the memory strategy ``memory`` (a spec such as ``"every5"`` or a
+    factory returning a fresh :class:`MemoryBank`). ``top_k`` and ``track`` are passed to spec-built banks.
+    Each frame goes through ``model.normalise``, is padded (module doc) and is encoded with ``normalised=True``."""
+    run = Propagation(model, video, memory, device=device, top_k=top_k, track=track, keep_probs=keep_probs)
+    for _ in tqdm(range(run.t, len(video)), desc=video.name, disable=not progress, leave=False):
+        run.step()
+    return run.result()
 
 
 def ground_truth(video: Video) -> np.ndarray:

@@ -137,7 +137,8 @@ def length_table(long: LongVideoResult, multipliers: Sequence[int]) -> pd.DataFr
 
 def pass_changes(long: LongVideoResult, last: int) -> pd.DataFrame:
     """ZOO-2's end-to-end measurements per variant: relative change from pass 1 to pass ``last`` of the per-frame
-    time (frames paired by their position in the pass) and of the bytes held at the pass's end (over sequences and
+    time (frames paired by their position in the pass, pass 1 segmented in alternation with pass ``last``) and of
+    the bytes held at the pass's end (over sequences and
     repeats), each the median of the paired ratios − 1 with its order-statistic interval
     (:meth:`LongVideoResult.pass_change`)."""
     rows = {}
