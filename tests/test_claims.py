@@ -461,18 +461,22 @@ def test_table_is_a_styler_with_the_display_columns_and_tinted_verdicts(tmp_path
     assert "STCN-4" in repr(table) and "0x" not in repr(table)  # plain text is the table, not an address
 
 
-def test_sanitiser_hides_timed_numbers_but_compares_every_verdict(tmp_path):
+def test_sanitiser_hides_timings_and_their_verdicts_but_catches_every_other_change(tmp_path):
     fast = sample_ledger(tmp_path / "a", 1.30, (1.2, 1.4)).table()
-    faster = sample_ledger(tmp_path / "b", 1.50, (1.35, 1.62)).table()  # other numbers, the same verdict
-    assert fast.to_html() != faster.to_html()
-    assert sanitise(fast.to_html()) == sanitise(faster.to_html())
-    assert sanitise(repr(fast)) == sanitise(repr(faster))
-    slow = sample_ledger(tmp_path / "c", 0.80, (0.7, 0.9)).table()  # a timing verdict that flips is caught
-    assert sanitise(fast.to_html()) != sanitise(slow.to_html())
-    assert sanitise(repr(fast)) != sanitise(repr(slow))
-    changed = ledger(tmp_path / "d")  # a deterministic value that changes is caught
+    slow = sample_ledger(tmp_path / "b", 0.80, (0.7, 0.9)).table()  # a slower run flips the timing's verdict
+    assert fast.to_html() != slow.to_html() and repr(fast) != repr(slow)
+    assert sanitise(fast.to_html()) == sanitise(slow.to_html())
+    assert sanitise(repr(fast)) == sanitise(repr(slow))
+    assert "TIMED-VERDICT" in sanitise(repr(fast)) and "TIMED-VERDICT" in sanitise(fast.to_html())
+    changed = ledger(tmp_path / "c")  # a deterministic value that changes is caught
     changed.record("STCN-2", "softmax_gap", 0.5)
-    assert sanitise(changed.table().to_html()) != sanitise(ledger(tmp_path / "e").table().to_html())
+    assert sanitise(changed.table().to_html()) != sanitise(ledger(tmp_path / "d").table().to_html())
+    flipped = ledger(tmp_path / "e")  # so is a verdict that is not a timing's, in both renderings
+    flipped.record("STCN-4", "gini", 3.0)
+    kept = ledger(tmp_path / "f")
+    kept.record("STCN-4", "gini", -3.0)
+    assert sanitise(flipped.table().to_html()) != sanitise(kept.table().to_html())
+    assert sanitise(repr(flipped.table())) != sanitise(repr(kept.table()))
 
 
 def test_flat_and_ratio_rules_judge_intervals_from_repeats():

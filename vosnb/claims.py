@@ -847,8 +847,7 @@ class Ledger:
         """The notebook's closing claims table."""
         caption = f"Claims measured by {self.notebook} ({self.dataset}, profile {self.profile})"
         if any(r.machine_dependent for r in self.records):
-            caption += (f". {TIMED} marks the numbers that depend on the machine (a timing, a round-off residual); "
-                        f"every verdict is compared")
+            caption += f". {TIMED} marks the numbers that depend on the machine (a timing, a round-off residual)"
         return render_table(self.records, f"claims_{self.notebook}", caption)
 
 
