@@ -252,10 +252,11 @@ zoo_views.pair_widget(examples, masks, contents, [v.name for v in variants], "ev
 #   working memory fills to 10 frames and its long-term memory keeps growing towards its bound, so it holds more at
 #   ×20 than at ×1.
 # - **Time (ZOO-2).** At the paper's shapes every-5's read grows with the frames it holds (the every-k rows of the
-#   paper-shape table), and the XMem-style memory's cost grows while its long-term memory fills. LFU, SWEM and RDE
-#   stay within a few per cent from T = 10 to T = 200. First & latest and the global memory come out cheaper at
-#   T = 200, by more than a few per cent, though they do the same work at either length. We did not trace why; a
-#   timing cannot tell ±5% around the ±10% bound, so the rule gives no verdict either way there. End to end on the
+#   paper-shape table), and the XMem-style memory's cost grows while its long-term memory fills. The other bounded
+#   memories move by a few per cent at most from T = 10 to T = 200, in either direction, and by different amounts
+#   from one run to the next (in this recording LFU, first & latest and the global memory came out slightly cheaper
+#   at T = 200, though they do the same work at either length; we did not trace why). A timing cannot tell ±5%
+#   around the ±10% bound: where an interval reaches into 5–15%, the rule cannot decide. End to end on the
 #   small model each frame of pass 20 is timed beside the same position of a fresh pass 1, segmented in alternation
 #   with it, so the machine's drift cancels; the end-to-end table gives each strategy's change, and RDE's frames
 #   spread widely (a SAM update every third frame). RDE's cost is its SAM update and SWEM's its
