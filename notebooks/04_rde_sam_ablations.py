@@ -108,8 +108,10 @@ timing_repeats = TIMING_ROUNDS[profile]
 # - RDE-5 (a check of our configuration): a read matches exactly 4 frames' worth at every frame after the first
 #   update, and the bytes held do not change after it.
 # - RDE-6: the frame rate of RDE / STCN every-5 > 1, judged on its interval across interleaved rounds (~).
-# - Timed records (RDE-4's times, RDE-6) cannot tell ±5% around their bound (`vosnb.claims.TIMING_RESOLUTION`):
-#   a flat time is reproduced within ±5% and not reproduced beyond ±15%; a ratio is decisive beyond 1 ± 0.05.
+# - Timed records (RDE-4's times, RDE-6): a band of ±10% around a timed rule's bound cannot be told
+#   (`vosnb.claims.TIMING_RESOLUTION`, twice the drift measured between runs by `benchmarks/bench_noise_floor.py`),
+#   and a flat timing is judged against ±25% (`TIMING_FLAT_BOUND`), not the paper's 10%, which this machine cannot
+#   resolve: reproduced within ±15%, not reproduced beyond ±35%; a speed ratio is decisive only beyond 1 ± 0.10.
 # - RDE-7: within 1 point of 86.1 on DAVIS 2017 val with the authors' network.
 
 # %% [markdown]

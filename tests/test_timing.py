@@ -26,7 +26,8 @@ class FakeClocks:
 def test_rounds_interleave_the_variants_after_the_warmup():
     clocks = FakeClocks()
     variants = {"a": clocks.variant("a", [9.0, 1, 2, 3]), "b": clocks.variant("b", [9.0, 4, 5, 6])}
-    timing = time_interleaved(variants, repeats=3, warmup=1, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+    timing = time_interleaved(variants, repeats=3, warmup=1, seed=None, clock=lambda: clocks.wall,
+                              cpu_clock=lambda: clocks.cpu)
     assert clocks.calls == ["a", "b"] * 4
     assert timing.calls == ["a", "b"] * 3  # the warm-up round is not recorded
     assert timing.times["a"].wall == [1, 2, 3] and timing.times["b"].wall == [4, 5, 6]
@@ -47,6 +48,36 @@ def test_a_seed_shuffles_each_round_and_every_variant_runs_once_per_round():
     time_interleaved({n: again.variant(n, [1.0] * 7) for n in names}, repeats=6, warmup=1, seed=3,
                      clock=lambda: again.wall, cpu_clock=lambda: again.cpu)
     assert again.calls == clocks.calls
+
+
+def test_the_default_order_is_a_seeded_shuffle():
+    def order(seed):
+        clocks = FakeClocks()
+        time_interleaved({n: clocks.variant(n, [1.0] * 9) for n in "abc"}, repeats=8, warmup=1,
+                         clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu, **seed)
+        return clocks.calls
+    shuffled = order({})
+    assert shuffled == order({"seed": 0}) != order({"seed": None})
+    assert len({tuple(shuffled[i:i + 3]) for i in range(0, 27, 3)}) > 1
+
+
+def test_a_short_call_is_repeated_to_fill_a_sample_and_timed_per_call():
+    clocks = FakeClocks()
+    # warm-up: 0.01 s, so each sample runs ⌈0.05 / 0.01⌉ = 5 calls; the slow variant is never repeated
+    short = clocks.variant("short", [0.01] + [0.01, 0.01, 0.01, 0.01, 0.06] * 3)
+    slow = clocks.variant("slow", [1.0, 2.0, 2.0, 2.0])
+    timing = time_interleaved({"short": short, "slow": slow}, repeats=3, warmup=1, min_seconds=0.05,
+                              clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+    assert timing.calls_per_sample == {"short": 5, "slow": 1}
+    assert clocks.calls.count("short") == 1 + 3 * 5 and clocks.calls.count("slow") == 4
+    assert timing.times["short"].wall == pytest.approx([0.02] * 3)  # the mean of each sample's five calls
+    assert timing.times["slow"].wall == pytest.approx([2.0] * 3)
+    capped = FakeClocks()
+    tiny = capped.variant("tiny", [1e-9] * 301)
+    assert time_interleaved({"tiny": tiny}, repeats=3, clock=lambda: capped.wall,
+                            cpu_clock=lambda: capped.cpu).calls_per_sample == {"tiny": 100}
+    with pytest.raises(ValueError, match="min_seconds"):
+        time_interleaved({"a": lambda: None}, min_seconds=-1)
 
 
 def test_median_and_iqr_arithmetic():
@@ -95,7 +126,7 @@ def test_relative_change_table_and_description_from_the_rounds():
                               clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
     assert timing.relative_change("slow", "fast") == Interval(2.0, 1.0, 3.0, 1 - 2 / 32)
     assert timing.repeats == 5
-    assert timing.describe().startswith("median of 5 interleaved rounds after 1 warm-up, ")
+    assert timing.describe().startswith("median of 5 shuffled interleaved rounds after 1 warm-up, ")
     table = timing.table()
     assert list(table.columns) == ["median", "IQR", "CPU median"]
     assert table.loc["slow", "median"] == 20_000.0 and table.loc["fast", "CPU median"] == 5_000.0

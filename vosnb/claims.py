@@ -23,7 +23,9 @@ One convention per kind, the same for every claim (docs/DESIGN.md, "Claims"):
   shown beside ours, not judged. On the paper's own data (`PAPER_DATASET` with the authors' weights) magnitude is
   judged too, with one tolerance per unit (`MAGNITUDE_TOLERANCE`);
 - *absolute* claims (a number on the paper's data): within the unit's tolerance of the paper's number;
-- "stays flat" claims: |relative change| within `FLAT_BOUND` (10%, ZOO-2's bound), judged on the whole interval.
+- "stays flat" claims: |relative change| within `FLAT_BOUND` (10%, ZOO-2's bound), judged on the whole interval;
+- timings: a band of ±`TIMING_RESOLUTION` (10%) around the rule's bound cannot be told, and a flat timing's bound is
+  `TIMING_FLAT_BOUND` (25%), both measured from A/A comparisons on this machine.
 
 Each record also says what kind of evidence it is: a `finding` (an empirical result) or a `check` (of our own
 arithmetic or configuration: it cannot come out otherwise when the code is right).
@@ -78,13 +80,21 @@ MAGNITUDE_TOLERANCE: Mapping[str, float] = {
 }
 """The one tolerance per unit for magnitudes judged on the paper's own data (and for absolute claims)."""
 FLAT_BOUND = 0.10  # "stays flat": |relative change| ≤ 10% (ZOO-2's bound), for every such claim
-TIMING_RESOLUTION = 0.05
-"""What a timing can resolve on a shared 2-core machine, as a relative change: around a timed claim's bound (no
-effect, or the flat bound) a band of ± this much counts as "cannot tell". One operation timed against itself on one
-thread (an A/A comparison, 9 interleaved rounds) gives 95% intervals of ±1.5% on an idle machine and up to ±9% beside
-a process that keeps the other core busy; a timed interval must clear the band to be decisive, so a run under some
-load moves a verdict to `inconclusive`, never across it. A timed measurement is therefore a relative change or a
-ratio, never an absolute difference."""
+TIMING_RESOLUTION = 0.10
+"""What a timing can resolve between runs on a shared 2-core machine, as a relative change: around a timed rule's
+bound (no effect, or the flat bound) a band of ± this much counts as "cannot tell". Measured, not chosen: in an A/A
+comparison at the paper's shapes (`benchmarks/bench_noise_floor.py`: each memory strategy built twice, identically,
+and timed against itself in 15 shuffled rounds on one thread, in 6 fresh processes; results in
+`benchmarks/results/noise_floor_cpu.txt`) the estimate of a change that is truly zero lies anywhere within ±4.5%
+from one process to the next, so an effect near the bound can land on either side of it in a re-run; the band is
+twice that drift, rounded up. A timed interval must clear the band to be decisive. A timed measurement is therefore
+a relative change or a ratio, never an absolute difference."""
+TIMING_FLAT_BOUND = 0.25
+"""The "stays flat" bound of a timing (`FLAT_BOUND` is the paper's 10%, which this harness cannot resolve here): in
+the same A/A comparisons the ends of a 95% interval reached up to 14% from zero (median 5%), so a flat timing can
+only be recognised within ±15% = 25% − `TIMING_RESOLUTION`; growth is told beyond ±35%. A weaker test than the
+papers' "constant", and stated as such in the notebooks: the growing memories they contrast grow 15–30-fold at the
+paper's shapes."""
 MAX_EXACT_ATOL = 1e-6  # exact claims: float round-off only
 
 TIMED = "~"  # prefix of machine-dependent numbers (plain ASCII: every font has it); tests/nbval_sanitize.cfg hides
@@ -126,14 +136,15 @@ class RuleSpec:
 
     def build(self, judge_magnitude: bool, resolution: float = 0.0) -> Rule:
         """The rule object; `judge_magnitude` (the paper's own data) adds the unit's tolerance to relative rules;
-        `resolution` (a timing: `TIMING_RESOLUTION`) widens the rule's bound into a band that cannot be told."""
+        `resolution` (a timing: `TIMING_RESOLUTION`) widens the rule's bound into a band that cannot be told, and a
+        flat timing is judged against `TIMING_FLAT_BOUND`."""
         if self.type in ("exact", "near"):
             if resolution:
                 raise ClaimError(f"rule {self.name!r} is {self.type}: a timing is judged by a ratio, flat or "
                                  f"greater/less rule, never by an exact one")
             return Exact(self.expected, atol=self.atol if self.type == "exact" else MAGNITUDE_TOLERANCE[self.unit])
         if self.type == "flat":
-            return Flat(FLAT_BOUND, resolution=resolution)
+            return Flat(TIMING_FLAT_BOUND if resolution else FLAT_BOUND, resolution=resolution)
         if self.type == "ratio":
             return Ratio(self.expected, MAGNITUDE_TOLERANCE["ratio"] if judge_magnitude else None,
                          resolution=resolution)
@@ -741,11 +752,8 @@ class ClaimsTable(Styler):
 
 
 def render_table(records: Sequence[ClaimRecord], table_id: str, caption: str = "") -> ClaimsTable:
-    """A Styler over the display columns, verdict cells tinted by verdict (`vosnb.plotting.VERDICT_COLORS`).
-
-    Verdicts of machine-dependent claims (~) stay untinted: a tint would differ between machines in the HTML
-    that nbval compares, where the sanitiser can only hide the text.
-    """
+    """A Styler over the display columns, verdict cells tinted by verdict (`vosnb.plotting.VERDICT_COLORS`), those
+    of machine-dependent claims (~) included: nbval compares every verdict, and so its tint."""
     columns = ["ID", "sub-claim", "claim", "evidence", "paper", "measured", "rule", "verdict"]
     frame = pd.DataFrame([r.display_row() for r in records], columns=columns)
 
@@ -814,7 +822,8 @@ class Ledger:
         sub-claim, model and claim again replaces the earlier record). `machine_dependent` marks a value whose last
         digits depend on the machine (a round-off residual): its numbers are shown with a ~ prefix that the nbval
         sanitiser hides, its verdict is compared. `timing` marks a timing, a relative change or ratio: its numbers
-        are prefixed, and its rule's bound becomes a band of ±`TIMING_RESOLUTION` that cannot be told.
+        are prefixed, its rule's bound becomes a band of ±`TIMING_RESOLUTION` that cannot be told, and a flat rule's
+        bound is `TIMING_FLAT_BOUND`.
         """
         entry = catalogue_entry(claim_id, self.catalogue)
         spec = entry.rule(sub_claim)

@@ -2,7 +2,8 @@
 
 A comparison is a list of :class:`Variant` s — a name, a model, a memory strategy with its settings, top-k — run
 over the same videos. :func:`run` propagates every variant over every video ``repeats`` times, interleaved per
-video (A B C, A B C, …) so that load drift on a shared machine falls on every variant alike, and returns an
+video in an order shuffled anew for each (video, repeat) from a seed (B C A, A C B, …), so that load drift on a
+shared machine falls on every variant alike and no variant always runs after the same other one, and returns an
 :class:`Experiment`:
 
 - J&F per object, scored once (CPU runs are deterministic; the engine checks that every repeat gives the same masks);
@@ -183,7 +184,8 @@ def _frame_rows(variant: str, video: Video, repeat: int, result: PropagationResu
 def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDataset | Sequence[Video],
         variants: Sequence[Variant], *, repeats: int = 1, warmup: bool = True, keep: bool = False,
         keep_probs: bool = False, score: bool = True, first_pass: Mapping[str, int] | None = None,
-        device: str | torch.device = "auto", progress: bool = True, desc: str = "sequences") -> Experiment:
+        device: str | torch.device = "auto", seed: int = 0, progress: bool = True,
+        desc: str = "sequences") -> Experiment:
     """Propagate every variant over every video ``repeats`` times, interleaved per video (module doc).
 
     ``warmup`` first runs each variant once on the first video, untimed (allocator and kernel caches). ``keep``
@@ -191,7 +193,8 @@ def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDa
     ``score=False`` skips the DAVIS metrics (videos without full annotations, timing-only runs). ``first_pass``
     (video name → pass length ``L``) segments each named video's last ``L`` frames in alternation with a fresh
     propagation of its first ``L`` frames, so that frames at the same position of the first and the last pass are
-    timed back to back (``Experiment.first_pass``; :func:`long_video`).
+    timed back to back (``Experiment.first_pass``; :func:`long_video`). ``seed`` draws the variants' order per
+    (video, repeat); the results are collected in the given order whatever the order they ran in.
     """
     if repeats < 1:
         raise ValueError(f"repeats={repeats} must be at least 1")
@@ -231,12 +234,15 @@ def run(models: torch.nn.Module | Mapping[str, torch.nn.Module], videos: DavisDa
         for v in variants:
             once(v, items[0])
     metrics, frames, runs, paired = [], [], {}, []
+    rng = np.random.default_rng(seed)
     for video in tqdm(items, desc=desc, disable=not progress):
         gt = ground_truth(video) if score else None
         first_masks: dict[str, np.ndarray] = {}
         for repeat in range(repeats):
-            for v in variants:
-                result, fresh_times = once(v, video, keep_probs and repeat == 0, first_pass.get(video.name))
+            ran = {i: once(variants[i], video, keep_probs and repeat == 0, first_pass.get(video.name))
+                   for i in rng.permutation(len(variants))}
+            for i, v in enumerate(variants):
+                result, fresh_times = ran[i]
                 frames.append(_frame_rows(v.name, video, repeat, result))
                 if fresh_times is not None:
                     paired.append(pd.DataFrame({"variant": v.name, "sequence": video.name, "repeat": repeat,

@@ -1,9 +1,13 @@
 """Interleaved timing: several variants measured in alternation, so that drift in the machine's load falls on all.
 
-:func:`time_interleaved` runs ``warmup`` untimed rounds, then ``repeats`` timed rounds; a round calls every variant
-once, in the given order (A B A B ...) or, with a ``seed``, in an order shuffled anew each round. Each call records
-its wall time (``time.perf_counter``, the device synchronised before each reading) and this process's CPU time
-(``time.process_time``, all threads). :class:`Timing` gives per variant the median and interquartile range, and the
+:func:`time_interleaved` runs ``warmup`` untimed rounds, then ``repeats`` timed rounds; a round runs every variant
+once, in an order shuffled anew each round from a seed (or, with ``seed=None``, in the given order). A fixed order
+biases a comparison: each variant always follows the same other one and inherits the state of the caches it left
+(at the paper's shapes, notebook 07's bounded memories read 2–10% cheaper at T = 200 than at T = 10 in the fixed
+order, and within ±3% of each other once shuffled). A sample is one call of a variant, or, for a call shorter than
+``min_seconds`` in the last warm-up round, the mean of as many back-to-back calls as fill ``min_seconds``: a 5 ms
+call is otherwise at the mercy of a scheduler tick. Each sample records its wall time (``time.perf_counter``, the
+device synchronised before each reading) and this process's CPU time (``time.process_time``, all threads). :class:`Timing` gives per variant the median and interquartile range, and the
 ratio (or relative change) of two variants as the median of their per-round values with a distribution-free
 interval (:func:`paired_ratio`): both ran in the same round, so drift slower than a round cancels, and the
 interval's width is the noise floor a verdict is judged against. A timing is compared as a ratio, never as an
@@ -28,6 +32,10 @@ TIMING_ROUNDS = {"ci": 15, "full": 25}
 """Interleaved rounds of every timed comparison, by profile. With 15 rounds the median's 95% order-statistic
 interval runs from the 4th to the 12th sorted per-round value (96.5%), so three slow rounds on either side do not
 move it; with 9 it ran from the 2nd to the 8th, and one slow round decided a verdict."""
+MIN_SAMPLE_SECONDS = 0.05
+"""Shortest timed sample: a variant whose last warm-up call took less is run ``⌈0.05 s / its time⌉`` times back to
+back per sample (at most :data:`MAX_CALLS_PER_SAMPLE`), and the sample is their mean."""
+MAX_CALLS_PER_SAMPLE = 100
 
 
 @dataclass(frozen=True)
@@ -88,13 +96,14 @@ class VariantTimes:
 
 @dataclass
 class Timing:
-    """What :func:`time_interleaved` measured: per-variant times, the timed calls in the order they ran, and the
-    torch CPU thread count they ran with."""
+    """What :func:`time_interleaved` measured: per-variant times (seconds per call), the timed samples in the order
+    they ran, the calls that made up each variant's sample, and the torch CPU thread count they ran with."""
 
     times: dict[Hashable, VariantTimes]
     calls: list[Hashable]
     threads: int
     warmup: int
+    calls_per_sample: dict[Hashable, int] = field(default_factory=dict)
 
     def median(self, name: Hashable, cpu: bool = False) -> float:
         """Median seconds (wall, or process CPU with ``cpu=True``)."""
@@ -123,7 +132,7 @@ class Timing:
 
     def describe(self) -> str:
         """How it was measured, for a record's unit: rounds, warm-up and threads."""
-        return (f"median of {self.repeats} interleaved rounds after {self.warmup} warm-up, {self.threads} "
+        return (f"median of {self.repeats} shuffled interleaved rounds after {self.warmup} warm-up, {self.threads} "
                 f"thread{'s' if self.threads != 1 else ''}")
 
     def table(self, scale: float = 1000.0) -> pd.DataFrame:
@@ -135,35 +144,45 @@ class Timing:
 
 
 def time_interleaved(variants: Mapping[Hashable, Callable[[], object]], repeats: int = 5, warmup: int = 1, *,
-                     device: torch.device | str = "cpu", seed: int | None = None, clock: Clock = time.perf_counter,
+                     device: torch.device | str = "cpu", seed: int | None = 0,
+                     min_seconds: float = MIN_SAMPLE_SECONDS, clock: Clock = time.perf_counter,
                      cpu_clock: Clock = time.process_time) -> Timing:
     """Time every variant ``repeats`` times, interleaved round by round after ``warmup`` untimed rounds (module doc).
 
     Args:
-        variants: name → a callable that runs the work once.
+        variants: name → a callable that runs the work once (and leaves the state as it found it).
         device: synchronised before each clock reading (CUDA work is asynchronous).
-        seed: None: the same order every round; an integer: a fresh seeded shuffle per round (warm-up included).
+        seed: an integer: a fresh seeded shuffle of the order per round (warm-up included); None: the given order.
+        min_seconds: a sample's least duration, set from each variant's last warm-up call (no warm-up: one call).
         clock, cpu_clock: the wall and CPU clocks, replaceable for tests.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats={repeats} must be ≥ 1 and warmup={warmup} ≥ 0")
     if not variants:
         raise ValueError("time_interleaved needs at least one variant")
+    if min_seconds < 0:
+        raise ValueError(f"min_seconds={min_seconds} must be ≥ 0")
     device = torch.device(device)
     names = list(variants)
     rng = None if seed is None else np.random.default_rng(seed)
     times = {name: VariantTimes() for name in names}
+    number = dict.fromkeys(names, 1)
     calls: list[Hashable] = []
     for round_ in range(warmup + repeats):
         order = names if rng is None else [names[i] for i in rng.permutation(len(names))]
         for name in order:
+            n = number[name] if round_ >= warmup else 1
             synchronize(device)
             wall, cpu = clock(), cpu_clock()
-            variants[name]()
+            for _ in range(n):
+                variants[name]()
             synchronize(device)
-            wall, cpu = clock() - wall, cpu_clock() - cpu
+            wall, cpu = (clock() - wall) / n, (cpu_clock() - cpu) / n
             if round_ >= warmup:
                 times[name].wall.append(wall)
                 times[name].cpu.append(cpu)
                 calls.append(name)
-    return Timing(times=times, calls=calls, threads=torch.get_num_threads(), warmup=warmup)
+            elif round_ == warmup - 1 and 0 < wall < min_seconds:
+                number[name] = min(MAX_CALLS_PER_SAMPLE, math.ceil(min_seconds / wall))
+    return Timing(times=times, calls=calls, threads=torch.get_num_threads(), warmup=warmup,
+                  calls_per_sample=number)

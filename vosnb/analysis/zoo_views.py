@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ipywidgets
@@ -216,22 +216,29 @@ def filled_bank(name: str, memory_frames: int, *, k: int = 5, objects: int = cos
     return bank, t, frame
 
 
+def paper_shape_calls(name: str, memory_frames: int, *, seed: int = 0, device: torch.device | str = "cpu",
+                      **shapes: object) -> tuple[dict[str, Callable[[], None]], int]:
+    """Strategy ``name`` at the paper's shapes where every-5 holds ``memory_frames`` frames (:func:`filled_bank`):
+    ``{"read": one read of a random query, "writes": the writes of one period}``, each leaving the bank's state as
+    it found it, and the bytes the bank holds."""
+    bank, t, frame = filled_bank(name, memory_frames, seed=seed, device=device, **shapes)
+    query = frame(-1)[0]
+    return {"read": functools.partial(_read, bank, query),
+            "writes": functools.partial(_writes, bank, t, STRATEGIES[name].period, frame)}, bank.nbytes
+
+
 def paper_shape_costs(memory_frames: Sequence[int] = (10, 200), names: Sequence[str] = tuple(STRATEGIES), *,
                       repeats: int = 5, seed: int = 0, device: torch.device | str = "cpu",
                       **shapes: object) -> tuple[Timing, pd.DataFrame]:
-    """Per strategy and ``T`` in ``memory_frames``: one read of a random query, and the writes the strategy makes
-    over the next ``period`` frames (:class:`Strategy`; state restored after each call), timed in interleaved
+    """Per strategy and ``T`` in ``memory_frames``: :func:`paper_shape_calls`, timed in shuffled interleaved
     rounds. The table gives the read, the writes per frame and their sum per frame (medians, ms) and the bytes
     held. ``shapes`` (``grid``, ``key_dim``, ``value_dim``, ``objects``) replace the paper's, as in :func:`filled_bank`."""
     calls, held = {}, {}
     for name in names:
         for frames in memory_frames:
-            bank, t, frame = filled_bank(name, frames, seed=seed, device=device, **shapes)
-            query = frame(-1)[0]
-            held[name, frames] = bank.nbytes
-            calls[(name, frames, "read")] = functools.partial(_read, bank, query)
-            calls[(name, frames, "writes")] = functools.partial(_writes, bank, t, STRATEGIES[name].period, frame)
-    timing = time_interleaved(calls, repeats=repeats, warmup=1, device=device)
+            parts, held[name, frames] = paper_shape_calls(name, frames, seed=seed, device=device, **shapes)
+            calls.update({(name, frames, part): call for part, call in parts.items()})
+    timing = time_interleaved(calls, repeats=repeats, warmup=1, device=device, seed=seed)
     rows = []
     for name in names:
         for frames in memory_frames:
@@ -243,13 +250,14 @@ def paper_shape_costs(memory_frames: Sequence[int] = (10, 200), names: Sequence[
     return timing, pd.DataFrame(rows).set_index(["strategy", "T"])
 
 
-def paper_shape_change(timing: Timing, name: str, low: int, high: int) -> Interval:
+def paper_shape_change(timing: Timing, name: str, low: Hashable, high: Hashable) -> Interval:
     """ZOO-2 at the paper's shapes: the memory work per frame (read + the period's writes / period) of strategy
     ``name`` at ``T = high`` over ``T = low``, minus 1, per timed round (both ran in it), with the median's
-    order-statistic interval."""
+    order-statistic interval. ``low`` and ``high`` are the keys the calls were timed under (``T``, or a copy's
+    label in an A/A comparison)."""
     period = STRATEGIES[name].period
 
-    def per_frame(frames: int) -> list[float]:
+    def per_frame(frames: Hashable) -> list[float]:
         reads, writes = (timing.times[(name, frames, part)].wall for part in ("read", "writes"))
         return [r + w / period for r, w in zip(reads, writes)]
 
