@@ -461,13 +461,13 @@ def test_table_is_a_styler_with_the_display_columns_and_tinted_verdicts(tmp_path
     assert "STCN-4" in repr(table) and "0x" not in repr(table)  # plain text is the table, not an address
 
 
-def test_sanitiser_hides_timings_but_catches_their_verdicts_and_every_other_change(tmp_path):
+def test_sanitiser_hides_timings_and_their_verdicts_but_catches_every_other_change(tmp_path):
     fast = sample_ledger(tmp_path / "a", 1.30, (1.2, 1.4)).table()
-    faster = sample_ledger(tmp_path / "a2", 1.50, (1.3, 1.7)).table()  # other numbers, the same verdict
-    assert fast.to_html() != faster.to_html()
-    assert sanitise(fast.to_html()) == sanitise(faster.to_html()) and sanitise(repr(fast)) == sanitise(repr(faster))
     slow = sample_ledger(tmp_path / "b", 0.80, (0.7, 0.9)).table()  # a slower run flips the timing's verdict
-    assert sanitise(fast.to_html()) != sanitise(slow.to_html()) and sanitise(repr(fast)) != sanitise(repr(slow))
+    assert fast.to_html() != slow.to_html() and repr(fast) != repr(slow)
+    assert sanitise(fast.to_html()) == sanitise(slow.to_html())
+    assert sanitise(repr(fast)) == sanitise(repr(slow))
+    assert "TIMED-VERDICT" in sanitise(repr(fast)) and "TIMED-VERDICT" in sanitise(fast.to_html())
     changed = ledger(tmp_path / "c")  # a deterministic value that changes is caught
     changed.record("STCN-2", "softmax_gap", 0.5)
     assert sanitise(changed.table().to_html()) != sanitise(ledger(tmp_path / "d").table().to_html())

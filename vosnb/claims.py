@@ -93,7 +93,7 @@ TIMING_FLAT_BOUND = 0.25
 """The "stays flat" bound of a timing (`FLAT_BOUND` is the paper's 10%, which this harness cannot resolve here): in
 the same A/A comparisons the ends of a 95% interval reached up to 14% from zero (median 5%), so a flat timing can
 only be recognised within ±15% = 25% − `TIMING_RESOLUTION`; growth is told beyond ±35%. A weaker test than the
-papers' "constant", and stated as such in the notebooks: the growing memories they contrast grow 15–30-fold at the
+papers' "constant", and stated as such in the notebooks: the growing memories they contrast grow 16–32-fold at the
 paper's shapes."""
 MAX_EXACT_ATOL = 1e-6  # exact claims: float round-off only
 

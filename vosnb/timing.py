@@ -3,12 +3,13 @@
 :func:`time_interleaved` runs ``warmup`` untimed rounds, then ``repeats`` timed rounds; a round runs every variant
 once, in an order shuffled anew each round from a seed (or, with ``seed=None``, in the given order). A fixed order
 biases a comparison: each variant always follows the same other one and inherits the state of the caches it left
-(at the paper's shapes, notebook 07's bounded memories read 2–10% cheaper at T = 200 than at T = 10 in the fixed
-order, and within ±3% of each other once shuffled). A sample is one call of a variant, or, for a call shorter than
-``min_seconds`` in the last warm-up round, the mean of as many back-to-back calls as fill ``min_seconds``: a 5 ms
-call is otherwise at the mercy of a scheduler tick. Each sample records its wall time (``time.perf_counter``, the
-device synchronised before each reading) and this process's CPU time (``time.process_time``, all threads). :class:`Timing` gives per variant the median and interquartile range, and the
-ratio (or relative change) of two variants as the median of their per-round values with a distribution-free
+(at the paper's shapes, notebook 07's first & latest and global memories read 1–10% cheaper at T = 200 than at
+T = 10 in the fixed order, where they do the same work; within 5% of each other once shuffled). A sample is one call
+of a variant, or, for a call shorter than ``min_seconds`` in the last warm-up round, the mean of as many
+back-to-back calls as fill ``min_seconds``: a 5 ms call is otherwise at the mercy of a scheduler tick. Each sample
+records its wall time (``time.perf_counter``, the device synchronised before each reading) and this process's CPU
+time (``time.process_time``, all threads). :class:`Timing` gives per variant the median and interquartile range, and
+the ratio (or relative change) of two variants as the median of their per-round values with a distribution-free
 interval (:func:`paired_ratio`): both ran in the same round, so drift slower than a round cancels, and the
 interval's width is the noise floor a verdict is judged against. A timing is compared as a ratio, never as an
 absolute difference: the claims' timing band (`vosnb.claims.TIMING_RESOLUTION`) is relative.
